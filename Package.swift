@@ -1,0 +1,80 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "Swallow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SMTPCore", targets: ["SMTPCore"]),
+        .library(name: "SMTPServer", targets: ["SMTPServer"]),
+        .library(name: "MailStore", targets: ["MailStore"]),
+        .library(name: "SwallowKit", targets: ["SwallowKit"]),
+        .executable(name: "swallow", targets: ["swallow"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // Sans-IO protocol core: grammar, parser, replies, session state machine. No NIO, no disk, no clock.
+        .target(name: "SMTPCore", swiftSettings: strict),
+        // NIO server and the embedding surface (backend/session protocols).
+        .target(
+            name: "SMTPServer",
+            dependencies: [
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Durable Maildir delivery.
+        .target(name: "MailStore", dependencies: ["SMTPCore"], swiftSettings: strict),
+        // Configuration, local domains and the Maildir-delivering backend used by the daemon.
+        .target(
+            name: "SwallowKit",
+            dependencies: [
+                "SMTPCore", "SMTPServer", "MailStore",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "SwallowCLI",
+            dependencies: [
+                "SwallowKit", "SMTPServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "swallow", dependencies: ["SwallowCLI"], swiftSettings: strict),
+        // The README's embedding example, compiled by every build.
+        .executableTarget(
+            name: "EmbeddedServer",
+            dependencies: ["SMTPServer", "SMTPCore"],
+            path: "Examples/EmbeddedServer",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPServerTests",
+            dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "MailStoreTests", dependencies: ["MailStore"], swiftSettings: strict),
+        .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

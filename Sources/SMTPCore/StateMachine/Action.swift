@@ -1,0 +1,33 @@
+/// What the I/O layer must do next, as decided by `ServerStateMachine`.
+///
+/// Actions that consult the backend are answered by calling the matching method of the state machine with the
+/// outcome; that method returns the next action.
+public enum Action: Sendable, Hashable {
+    /// Send these replies in order; then close the connection if `close` is set.
+    case send([Reply], close: Bool)
+    /// Ask the backend about the sender, then call `senderChecked(_:)`.
+    case checkSender(ReversePath, MailParameters)
+    /// Ask the backend about a recipient, then call `recipientChecked(_:refusal:)`.
+    case checkRecipient(Recipient)
+    /// Ask the backend to verify (VRFY) or expand (EXPN) a name, then call `lookupAnswered(_:)`.
+    case lookup(LookupKind, String)
+    /// Tell the backend the transaction is abandoned, then send the reply.
+    case reset(then: Reply)
+    /// DATA: ask the backend for a place to write the message, then call `messageOpened(refusal:)`.
+    case openMessage(Envelope)
+    /// BDAT: read exactly `size` octets. When `open` is set, first ask the backend for a place to write the
+    /// message as for DATA; when `deliver` is false, the octets are read and thrown away. Then call
+    /// `chunkReceived(size:openRefusal:)`.
+    case receiveChunk(size: Int, open: Envelope?, deliver: Bool)
+    /// The body is complete and acceptable: make the message durable, then call `messageCommitted(_:)`.
+    case commit
+    /// Throw the message away, tell the backend the transaction is over, and send the reply.
+    case abortMessage(Reply)
+
+    public static func reply(_ reply: Reply) -> Action { .send([reply], close: false) }
+}
+
+public enum LookupKind: Sendable, Hashable {
+    case verify
+    case expand
+}
