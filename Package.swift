@@ -38,7 +38,14 @@ let package = Package(
             swiftSettings: strict
         ),
         // Durable Maildir delivery.
-        .target(name: "MailStore", dependencies: ["SMTPCore"], swiftSettings: strict),
+        .target(
+            name: "MailStore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Configuration, local domains and the Maildir-delivering backend used by the daemon.
         .target(
             name: "SwallowKit",

@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Maildir unique names, `<seconds>.M<microseconds>P<pid>Q<counter>R<random>.<host>`, as Dovecot makes them.
+enum UniqueName {
+    private static let counter = Atomic<Int>(0)
+
+    static func make(hostname: String) -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let sequence = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        let random = UInt32.random(in: .min ... .max)
+        // "/" and ":" cannot appear in the host part (":" starts the info suffix in cur/).
+        let host = hostname.replacingOccurrences(of: "/", with: "\\057").replacingOccurrences(of: ":", with: "\\072")
+        return "\(now.tv_sec).M\(now.tv_nsec / 1000)P\(getpid())Q\(sequence)R\(String(random, radix: 16)).\(host)"
+    }
+}
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}

@@ -1,0 +1,475 @@
+import Logging
+import Metrics
+import NIOCore
+import SMTPCore
+
+/// Drives one SMTP connection: frames the byte stream, feeds `ServerStateMachine`, and carries out the actions
+/// it returns (a `switch`, no protocol decisions of its own). Backend calls are async; while one is outstanding,
+/// input stays buffered and reads are held, so replies keep their order (RFC 2920) and memory stays bounded.
+final class SMTPConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum Mode {
+        case command
+        /// A command line grew past the limit: drop bytes up to its CRLF.
+        case discardingLine
+        case data(DotUnstuffer)
+        case chunk(remaining: Int, deliver: Bool)
+        case closed
+    }
+
+    private let configuration: SMTPServerConfiguration
+    private let backend: any SMTPBackend
+    private let registry: ConnectionRegistry
+    private var logger: Logger
+    private var machine: ServerStateMachine
+    private var session: (any SMTPSession)?
+    private var connection = ConnectionInfo(id: TransactionID.make(length: 8), clientAddress: "?", clientPort: 0, serverAddress: "?")
+    private var admitted = false
+
+    private var buffer = ByteBuffer()
+    private var mode = Mode.command
+    private var waiting = false
+    private var heldRead = false
+    private var draining = false
+
+    private var transactionID = ""
+    private var envelope: Envelope?
+    private var sink: (any MessageSink)?
+    private var bodySize = 0
+    private var sinkFailure: Reply?
+    private var openRefusal: Reply?
+
+    private var idleTimer: Scheduled<Void>?
+    private var sessionTimer: Scheduled<Void>?
+    private let connectedAt = NIODeadline.now()
+    private var accepted = 0
+    private var refused = 0
+
+    init(configuration: SMTPServerConfiguration, backend: any SMTPBackend, registry: ConnectionRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.backend = backend
+        self.registry = registry
+        self.logger = logger
+        self.machine = ServerStateMachine(configuration: configuration.session)
+    }
+
+    // MARK: Channel events
+
+    func channelActive(context: ChannelHandlerContext) {
+        let remote = context.remoteAddress
+        connection.clientAddress = remote?.ipAddress ?? "unknown"
+        connection.clientPort = remote?.port ?? 0
+        connection.serverAddress = context.localAddress?.ipAddress ?? "unknown"
+        logger[metadataKey: "conn"] = "\(connection.id)"
+        logger[metadataKey: "client"] = "\(connection.clientAddress)"
+        Counter(label: "swallow_smtp_connections_total").increment()
+
+        switch registry.admit(context.channel, client: connection.clientAddress) {
+        case .admitted:
+            admitted = true
+        case .tooMany:
+            logger.notice("connection refused: too many connections")
+            return close(context, after: [.tooManyConnections])
+        case .shuttingDown:
+            return close(context, after: [.shuttingDown])
+        }
+        session = backend.makeSession(for: connection)
+        sessionTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            in: .nanoseconds(configuration.sessionTimeout.timeAmount)
+        ) {
+            self.logger.notice("session deadline reached")
+            self.close(context, after: [.timeout])
+        }
+        armIdleTimer(context)
+        send([machine.greetingReply], context)
+        context.flush()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        mode = .closed
+        idleTimer?.cancel()
+        sessionTimer?.cancel()
+        if admitted {
+            registry.remove(context.channel, client: connection.clientAddress)
+            let sink = self.sink
+            let session = self.session
+            self.sink = nil
+            Task {
+                await sink?.abort()
+                if sink != nil { await session?.reset() }
+                await session?.logout()
+            }
+            let seconds = Double((NIODeadline.now() - connectedAt).nanoseconds) / 1e9
+            logger.info(
+                "connection closed",
+                metadata: [
+                    "duration": "\(Int(seconds * 1000))ms", "accepted": "\(accepted)", "refused": "\(refused)",
+                    "errors": "\(machine.errorCount)",
+                ])
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        guard !isClosed else { return }
+        buffer.writeBuffer(&incoming)
+        armIdleTimer(context)
+        process(context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if waiting || isClosed || !context.channel.isWritable {
+            heldRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        releaseHeldRead(context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ShutdownEvent else { return context.fireUserInboundEventTriggered(event) }
+        switch event {
+        case .drain:
+            draining = true
+            if case .command = mode, !waiting, machine.transaction == nil { close(context, after: [.shuttingDown]) }
+        case .now:
+            close(context, after: [.shuttingDown])
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error: \(error)")
+        close(context, after: [])
+    }
+
+    private var isClosed: Bool { if case .closed = mode { true } else { false } }
+
+    private func releaseHeldRead(_ context: ChannelHandlerContext) {
+        if heldRead, !waiting, !isClosed, context.channel.isWritable {
+            heldRead = false
+            context.read()
+        }
+    }
+
+    // MARK: Framing
+
+    /// Runs the buffered input through the current mode until more input is needed or a backend call is pending.
+    private func process(_ context: ChannelHandlerContext) {
+        loop: while !waiting {
+            switch mode {
+            case .closed:
+                return
+            case .command:
+                if draining, machine.transaction == nil {
+                    close(context, after: [.shuttingDown])
+                    return
+                }
+                switch nextLine() {
+                case .line(let line): perform(machine.receive(line: line), context)
+                case .tooLong:
+                    mode = .discardingLine
+                    perform(machine.lineTooLong(), context)
+                case .needMore: break loop
+                }
+            case .discardingLine:
+                if discardThroughLineEnd() { mode = .command } else { break loop }
+            case .data(var reader):
+                if reader.isComplete {
+                    mode = .command
+                    perform(machine.dataReceived(size: bodySize, sawBareLineEnding: reader.sawBareLineEnding), context)
+                    continue
+                }
+                guard buffer.readableBytes > 0 else { break loop }
+                var content: [UInt8] = []
+                content.reserveCapacity(buffer.readableBytes)
+                let consumed = buffer.withUnsafeReadableBytes { reader.consume($0, into: &content) }
+                buffer.moveReaderIndex(forwardBy: consumed)
+                mode = .data(reader)
+                bodySize += content.count
+                let limit = configuration.session.maxMessageSize
+                if !content.isEmpty, limit == 0 || bodySize <= limit {
+                    deliver(context.channel.allocator.buffer(bytes: content), context)
+                }
+            case .chunk(let remaining, let deliverChunk):
+                if remaining == 0 {
+                    mode = .command
+                    let refusal = openRefusal
+                    openRefusal = nil
+                    perform(machine.chunkReceived(openRefusal: refusal), context)
+                    continue
+                }
+                guard buffer.readableBytes > 0 else { break loop }
+                let count = min(remaining, buffer.readableBytes)
+                let slice = buffer.readSlice(length: count)!
+                mode = .chunk(remaining: remaining - count, deliver: deliverChunk)
+                if deliverChunk { deliver(slice, context) }
+            }
+        }
+        buffer.discardReadBytes()
+        if !waiting || buffer.readableBytes == 0 { context.flush() }
+    }
+
+    private enum LineResult {
+        case line([UInt8])
+        case tooLong
+        case needMore
+    }
+
+    /// The next command line, ended by CRLF only: a bare LF stays inside the line, where the parser refuses it.
+    private func nextLine() -> LineResult {
+        let view = buffer.readableBytesView
+        let limit = CommandParser.maxLineLength
+        var index = view.startIndex
+        while let lf = view[index...].firstIndex(of: .lf) {
+            if lf > view.startIndex, view[lf - 1] == .cr {
+                guard lf - view.startIndex + 1 <= limit else { return .tooLong }
+                let line = Array(view[view.startIndex..<(lf - 1)])
+                buffer.moveReaderIndex(forwardBy: lf - view.startIndex + 1)
+                return .line(line)
+            }
+            index = lf + 1
+            if index - view.startIndex > limit { return .tooLong }
+        }
+        return view.count >= limit ? .tooLong : .needMore
+    }
+
+    private func discardThroughLineEnd() -> Bool {
+        let view = buffer.readableBytesView
+        var index = view.startIndex
+        while let lf = view[index...].firstIndex(of: .lf) {
+            if lf > view.startIndex, view[lf - 1] == .cr {
+                buffer.moveReaderIndex(forwardBy: lf - view.startIndex + 1)
+                return true
+            }
+            index = lf + 1
+        }
+        // Keep a trailing CR: its LF may be in the next read.
+        let keep = view.last == .cr ? 1 : 0
+        buffer.moveReaderIndex(forwardBy: view.count - keep)
+        return false
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: Action, _ context: ChannelHandlerContext) {
+        switch action {
+        case .send(let replies, let closing):
+            if closing { close(context, after: replies) } else { send(replies, context) }
+        case .checkSender(let path, let parameters):
+            let session = self.session!
+            call(context, { try await session.mail(from: path, parameters: parameters) }) { result in
+                self.perform(self.machine.senderChecked(self.refusal(result)), context)
+            }
+        case .checkRecipient(let recipient):
+            let session = self.session!
+            call(context, { try await session.rcpt(recipient) }) { result in
+                self.perform(self.machine.recipientChecked(recipient, refusal: self.refusal(result)), context)
+            }
+        case .lookup(let kind, let name):
+            let session = self.session!
+            call(context, { kind == .verify ? await session.verify(name) : await session.expand(name) }) { result in
+                self.perform(self.machine.lookupAnswered((try? result.get()) ?? .localError), context)
+            }
+        case .reset(let reply):
+            let session = self.session!
+            call(context, { await session.reset() }) { _ in self.send([reply], context) }
+        case .openMessage(let envelope):
+            open(envelope, context) { refusal in
+                if refusal == nil { self.mode = .data(DotUnstuffer(bareLineEndings: self.configuration.session.bareLineEndings)) }
+                self.perform(self.machine.messageOpened(refusal: refusal), context)
+            }
+        case .receiveChunk(let size, let envelope, let deliver):
+            if let envelope {
+                open(envelope, context) { refusal in
+                    self.openRefusal = refusal
+                    self.mode = .chunk(remaining: size, deliver: refusal == nil)
+                }
+            } else {
+                mode = .chunk(remaining: size, deliver: deliver && sink != nil)
+            }
+        case .commit:
+            commit(context)
+        case .abortMessage(let reply):
+            let sink = self.sink
+            let session = self.session!
+            self.sink = nil
+            call(context, {
+                await sink?.abort()
+                await session.reset()
+            }) { _ in
+                self.logTransaction(reply)
+                self.send([reply], context)
+            }
+        }
+    }
+
+    /// Opens the backend's sink for a new message and writes the `Received:` header into it.
+    private func open(_ envelope: Envelope, _ context: ChannelHandlerContext, then: @escaping (Reply?) -> Void) {
+        let id = TransactionID.make()
+        transactionID = id
+        self.envelope = envelope
+        bodySize = 0
+        sinkFailure = nil
+        let session = self.session!
+        let header =
+            configuration.addReceivedHeader
+            ? ReceivedHeader.render(
+                envelope: envelope, clientAddress: connection.clientAddress, hostname: configuration.session.hostname,
+                id: id, date: RFC5322Date.now()) : nil
+        call(context, {
+            let sink = try await session.openMessage(envelope, id: id)
+            if let header {
+                do {
+                    try await sink.write(ByteBuffer(string: header))
+                } catch {
+                    await sink.abort()
+                    throw error
+                }
+            }
+            return sink
+        }) { result in
+            switch result {
+            case .success(let sink):
+                self.sink = sink
+                then(nil)
+            case .failure(let error):
+                then(self.refusal(error))
+            }
+        }
+    }
+
+    private func deliver(_ bytes: ByteBuffer, _ context: ChannelHandlerContext) {
+        guard let sink, sinkFailure == nil else { return }
+        call(context, { try await sink.write(bytes) }) { result in
+            if case .failure(let error) = result { self.sinkFailure = self.refusal(error) }
+        }
+    }
+
+    private func commit(_ context: ChannelHandlerContext) {
+        let sink = self.sink
+        let session = self.session!
+        let failure = sinkFailure
+        let id = transactionID
+        self.sink = nil
+        call(context, { () async -> Reply in
+            defer { _ = session }
+            guard let sink else { return .localError }
+            if let failure {
+                await sink.abort()
+                await session.reset()
+                return failure
+            }
+            do {
+                try await sink.commit()
+                await session.reset()
+                return Reply(250, .init(2, 0, 0), "OK: queued as \(id)")
+            } catch {
+                await sink.abort()
+                await session.reset()
+                return (error as? Reply) ?? .localError
+            }
+        }) { result in
+            let reply = (try? result.get()) ?? .localError
+            self.logTransaction(reply)
+            self.perform(self.machine.messageCommitted(reply), context)
+        }
+    }
+
+    // MARK: Effects
+
+    /// Runs `operation` off the event loop; input processing pauses until `then` has run on the event loop.
+    private func call<Value: Sendable>(
+        _ context: ChannelHandlerContext, _ operation: @escaping @Sendable () async throws -> Value,
+        then: @escaping (Result<Value, any Error>) -> Void
+    ) {
+        waiting = true
+        let promise = context.eventLoop.makePromise(of: Value.self)
+        promise.completeWithTask(operation)
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            self.waiting = false
+            guard !self.isClosed else { return }
+            then(result)
+            self.process(context)
+            self.releaseHeldRead(context)
+        }
+    }
+
+    private func refusal(_ result: Result<Void, any Error>) -> Reply? {
+        guard case .failure(let error) = result else { return nil }
+        return refusal(error)
+    }
+
+    private func refusal(_ error: any Error) -> Reply {
+        if let reply = error as? Reply { return reply }
+        logger.error("backend error: \(error)")
+        return .localError
+    }
+
+    private func send(_ replies: [Reply], _ context: ChannelHandlerContext) {
+        for reply in replies {
+            context.write(wrapOutboundOut(ByteBuffer(string: reply.wireText)), promise: nil)
+        }
+    }
+
+    /// Sends the replies, then closes once they are on the wire.
+    private func close(_ context: ChannelHandlerContext, after replies: [Reply]) {
+        guard !isClosed else { return }
+        mode = .closed
+        idleTimer?.cancel()
+        let text = replies.map(\.wireText).joined()
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private func armIdleTimer(_ context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        let timeout: Duration
+        switch mode {
+        case .data, .chunk: timeout = configuration.dataTimeout
+        default: timeout = configuration.commandTimeout
+        }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.timeAmount)) {
+            if self.waiting {
+                self.armIdleTimer(context)
+            } else {
+                self.logger.notice("idle timeout")
+                self.close(context, after: [.timeout])
+            }
+        }
+    }
+
+    private func logTransaction(_ reply: Reply) {
+        let outcome = reply.isPositive ? "accepted" : "refused"
+        if reply.isPositive { accepted += 1 } else { refused += 1 }
+        Counter(label: "swallow_smtp_messages_total", dimensions: [("result", outcome)]).increment()
+        logger.info(
+            "message \(outcome)",
+            metadata: [
+                "id": "\(transactionID)",
+                "from": "\(envelope?.sender.description ?? "?")",
+                "to": "\(envelope?.recipients.map(\.path.description).joined(separator: ",") ?? "")",
+                "size": "\(bodySize)",
+                "result": "\(reply.code) \(reply.enhancedCode?.description ?? "")",
+            ])
+        envelope = nil
+    }
+}
+
+extension UInt8 {
+    fileprivate static let cr = UInt8(ascii: "\r")
+    fileprivate static let lf = UInt8(ascii: "\n")
+}

@@ -1,0 +1,158 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// An SMTP server: listens, runs one session per connection against an `SMTPBackend`, and shuts down
+/// gracefully. It is a `Service`, so it runs in a swift-service-lifecycle `ServiceGroup` or on its own with
+/// `run()`.
+///
+/// ```swift
+/// let server = SMTPServer(configuration: .init(listen: [.init(host: "127.0.0.1", port: 2525)]), backend: backend)
+/// try await server.run()
+/// ```
+public final class SMTPServer: Service, Sendable {
+    public let configuration: SMTPServerConfiguration
+    private let backend: any SMTPBackend
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let registry: ConnectionRegistry
+    private let state = Mutex(State())
+
+    private struct State {
+        var channels: [any Channel] = []
+        var addresses: [SocketAddress]?
+        var waiters: [CheckedContinuation<[SocketAddress], any Error>] = []
+        var failure: (any Error)?
+        var stopping = false
+    }
+
+    public init(
+        configuration: SMTPServerConfiguration, backend: any SMTPBackend,
+        logger: Logger = Logger(label: "swallow.smtp"),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.backend = backend
+        self.logger = logger
+        self.group = eventLoopGroup
+        self.registry = ConnectionRegistry(
+            maxConnections: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient)
+    }
+
+    /// The addresses the server listens on, once it does (useful with port 0).
+    public var listeningAddresses: [SocketAddress] {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<[SocketAddress], any Error>? = state.withLock { state in
+                    if let addresses = state.addresses { return .success(addresses) }
+                    if let failure = state.failure { return .failure(failure) }
+                    state.waiters.append(continuation)
+                    return nil
+                }
+                if let ready { continuation.resume(with: ready) }
+            }
+        }
+    }
+
+    /// Binds, serves until graceful shutdown or cancellation, then drains the connections.
+    public func run() async throws {
+        let channels: [any Channel]
+        do {
+            channels = try await bind()
+        } catch {
+            let waiters = state.withLock { state in
+                state.failure = error
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            waiters.forEach { $0.resume(throwing: error) }
+            throw error
+        }
+        let addresses = channels.compactMap(\.localAddress)
+        let waiters = state.withLock { state in
+            state.channels = channels
+            state.addresses = addresses
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume(returning: addresses) }
+        logger.info("listening", metadata: ["addresses": "\(addresses.map { "\($0)" })"])
+
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                for channel in channels { try? await channel.closeFuture.get() }
+            } onCancel: {
+                self.stop()
+            }
+        } onGracefulShutdown: {
+            self.stop()
+        }
+        await drain()
+    }
+
+    /// Stops accepting connections and asks open sessions to finish; `run()` then drains and returns.
+    public func stop() {
+        let channels = state.withLock { state in
+            state.stopping = true
+            return state.channels
+        }
+        registry.beginDraining(.drain)
+        for channel in channels { channel.close(promise: nil) }
+    }
+
+    private func drain() async {
+        registry.beginDraining(.drain)
+        guard registry.count > 0 else { return }
+        logger.info("waiting for \(registry.count) connection(s) to finish")
+        let grace = configuration.shutdownGracePeriod
+        let registry = self.registry
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await registry.waitUntilEmpty() }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                registry.broadcast(.now)
+                // Give the 421s a moment to leave, then stop waiting for stragglers.
+                try? await Task.sleep(for: .seconds(2))
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func bind() async throws -> [any Channel] {
+        var channels: [any Channel] = []
+        do {
+            for address in configuration.listen {
+                let channel = try await makeBootstrap().bind(host: address.host, port: address.port).get()
+                channels.append(channel)
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return channels
+    }
+
+    private func makeBootstrap() -> ServerBootstrap {
+        let configuration = self.configuration
+        let backend = self.backend
+        let registry = self.registry
+        let logger = self.logger
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        SMTPConnectionHandler(
+                            configuration: configuration, backend: backend, registry: registry, logger: logger))
+                }
+            }
+    }
+}
