@@ -53,6 +53,7 @@ let package = Package(
                 "SMTPCore", "SMTPServer", "MailStore",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -35,3 +35,10 @@ public struct MaildirError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
 }
+
+extension Maildir {
+    /// Creates `path` itself (not `tmp`/`new`/`cur`): the root under which mailboxes are made.
+    public func createRoot() throws(MaildirError) {
+        try FileOps.makeDirectories(path)
+    }
+}

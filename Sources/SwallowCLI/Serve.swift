@@ -1,0 +1,78 @@
+import ArgumentParser
+import Logging
+import SMTPServer
+import ServiceLifecycle
+import SwallowKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `swallow serve`: run the server until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive mail (the default). Without --config: 127.0.0.1:2525, catch-all, ./swallow-data.")
+
+    @Option(name: .shortAndLong, help: "A TOML configuration file.")
+    var config: String?
+
+    @Option(name: .long, help: "Listen on HOST:PORT instead of the configured addresses (repeatable).")
+    var listen: [String] = []
+
+    @Option(name: .long, help: "Keep mail and state under this directory.")
+    var dataDir: String?
+
+    @Option(name: .long, help: "The server's name in greetings and Received: headers.")
+    var hostname: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func run() async throws {
+        let configuration: SwallowConfiguration
+        do {
+            configuration = try Options.resolve(
+                file: config, listen: listen, dataDir: dataDir, hostname: hostname, logLevel: logLevel)
+        } catch {
+            Options.printError(error)
+            throw ExitCode.failure
+        }
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "swallow")
+        let daemon: SwallowDaemon
+        do {
+            daemon = try SwallowDaemon(configuration: configuration, logger: logger)
+        } catch {
+            Options.printError("cannot use data directory \(configuration.dataDirectory): \(error)")
+            throw ExitCode.failure
+        }
+        let server = daemon.server
+        let bannerTask = Task {
+            guard let addresses = try? await server.listeningAddresses else { return }
+            let names = addresses.map { address in
+                let host = address.ipAddress ?? "?"
+                return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
+            }
+            print(daemon.banner(listening: names))
+            fflush(nil)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            bannerTask.cancel()
+            Options.printError("\(error)")
+            throw ExitCode.failure
+        }
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// The `swallow` command line. `serve` is the default subcommand.
+public struct SwallowCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "swallow",
+        abstract: "Swallow, an SMTP mail server.",
+        subcommands: [Serve.self, CheckConfig.self],
+        defaultSubcommand: Serve.self
+    )
+
+    public init() {}
+}

@@ -1,0 +1,232 @@
+import SMTPCore
+import SMTPServer
+import TOMLKit
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads a TOML configuration file into a `SwallowConfiguration`, refusing unknown keys, wrong types and
+/// values out of range with an error that names the file and the key.
+public enum ConfigurationLoader {
+    public static func load(file: String) throws(ConfigurationError) -> SwallowConfiguration {
+        guard let text = readFile(file) else {
+            throw ConfigurationError(file: file, key: nil, message: "cannot read file: \(String(cString: strerror(errno)))")
+        }
+        return try parse(text, file: file)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigurationError) -> SwallowConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(
+                file: file, key: nil,
+                message: "invalid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigurationError(file: file, key: nil, message: "invalid TOML: \(error)")
+        }
+        var reader = TableReader(file: file)
+        return try reader.read(table)
+    }
+
+    private static func readFile(_ path: String) -> String? {
+        guard let handle = fopen(path, "rb") else { return nil }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = fread(&chunk, 1, chunk.count, handle)
+            if count <= 0 { break }
+            bytes += chunk[..<count]
+            if bytes.count > 16 * 1024 * 1024 { return nil }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Walks the TOML tree, tracking the key path for error messages.
+private struct TableReader {
+    let file: String
+
+    func fail(_ key: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, key: key, message: message)
+    }
+
+    func checkKeys(_ table: TOMLTable, allowed: Set<String>, prefix: String) throws(ConfigurationError) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            throw fail(prefix + key, "unknown key (allowed here: \(allowed.sorted().joined(separator: ", ")))")
+        }
+    }
+
+    func string(_ table: TOMLTable, _ key: String, _ path: String) throws(ConfigurationError) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let string = value.string else { throw fail(path, "expected a string, found \(value.type)") }
+        return string
+    }
+
+    func integer(_ table: TOMLTable, _ key: String, _ path: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let int = value.int else { throw fail(path, "expected an integer, found \(value.type)") }
+        guard range.contains(int) else {
+            throw fail(path, "\(int) is out of range (\(range.lowerBound)...\(range.upperBound))")
+        }
+        return int
+    }
+
+    func bool(_ table: TOMLTable, _ key: String, _ path: String) throws(ConfigurationError) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else { throw fail(path, "expected true or false, found \(value.type)") }
+        return bool
+    }
+
+    func strings(_ value: any TOMLValueConvertible, _ path: String) throws(ConfigurationError) -> [String] {
+        guard let array = value.array else { throw fail(path, "expected an array of strings, found \(value.type)") }
+        var result: [String] = []
+        for (index, element) in array.enumerated() {
+            guard let string = element.string else {
+                throw fail("\(path)[\(index)]", "expected a string, found \(element.type)")
+            }
+            result.append(string)
+        }
+        return result
+    }
+
+    func subtable(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> TOMLTable? {
+        guard let value = table[key] else { return nil }
+        guard let sub = value.table else { throw fail(key, "expected a table, found \(value.type)") }
+        return sub
+    }
+
+    mutating func read(_ root: TOMLTable) throws(ConfigurationError) -> SwallowConfiguration {
+        var config = SwallowConfiguration()
+        try checkKeys(
+            root, allowed: ["hostname", "listen", "data_dir", "log_level", "limits", "timeouts", "policy", "domains"],
+            prefix: "")
+        if let hostname = try string(root, "hostname", "hostname") {
+            guard Validation.isDomain(hostname) else { throw fail("hostname", "\"\(hostname)\" is not a host name") }
+            config.hostname = hostname
+        }
+        if let value = root["listen"] {
+            let list: [String]
+            if let single = value.string { list = [single] } else { list = try strings(value, "listen") }
+            guard !list.isEmpty else { throw fail("listen", "needs at least one address") }
+            config.listen = []
+            for (index, entry) in list.enumerated() {
+                guard let address = ListenAddress(parsing: entry) else {
+                    throw fail("listen[\(index)]", "\"\(entry)\" is not HOST:PORT (for IPv6: [ADDRESS]:PORT)")
+                }
+                config.listen.append(address)
+            }
+        }
+        if let dir = try string(root, "data_dir", "data_dir") {
+            guard !dir.isEmpty else { throw fail("data_dir", "must not be empty") }
+            config.dataDirectory = dir
+        }
+        if let level = try string(root, "log_level", "log_level") {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard levels.contains(level) else { throw fail("log_level", "must be one of \(levels.joined(separator: ", "))") }
+            config.logLevel = level
+        }
+        if let limits = try subtable(root, "limits") {
+            try checkKeys(
+                limits,
+                allowed: ["max_message_size", "max_recipients", "max_errors", "max_connections", "max_connections_per_client"],
+                prefix: "limits.")
+            let big = 0...(1 << 40)
+            config.maxMessageSize = try integer(limits, "max_message_size", "limits.max_message_size", range: 0...(1 << 40)) ?? config.maxMessageSize
+            config.maxRecipients = try integer(limits, "max_recipients", "limits.max_recipients", range: 1...100_000) ?? config.maxRecipients
+            config.maxErrors = try integer(limits, "max_errors", "limits.max_errors", range: 1...10_000) ?? config.maxErrors
+            config.maxConnections = try integer(limits, "max_connections", "limits.max_connections", range: big) ?? config.maxConnections
+            config.maxConnectionsPerClient = try integer(limits, "max_connections_per_client", "limits.max_connections_per_client", range: big) ?? config.maxConnectionsPerClient
+        }
+        if let timeouts = try subtable(root, "timeouts") {
+            try checkKeys(timeouts, allowed: ["command", "data", "session", "shutdown_grace"], prefix: "timeouts.")
+            let range = 1...(7 * 24 * 3600)
+            config.commandTimeout = try integer(timeouts, "command", "timeouts.command", range: range) ?? config.commandTimeout
+            config.dataTimeout = try integer(timeouts, "data", "timeouts.data", range: range) ?? config.dataTimeout
+            config.sessionTimeout = try integer(timeouts, "session", "timeouts.session", range: range) ?? config.sessionTimeout
+            config.shutdownGrace = try integer(timeouts, "shutdown_grace", "timeouts.shutdown_grace", range: 0...3600) ?? config.shutdownGrace
+        }
+        if let policy = try subtable(root, "policy") {
+            try checkKeys(policy, allowed: ["vrfy", "expn", "bare_line_endings", "catch_all"], prefix: "policy.")
+            config.vrfy = try lookupPolicy(policy, "vrfy") ?? config.vrfy
+            config.expn = try lookupPolicy(policy, "expn") ?? config.expn
+            if let value = try string(policy, "bare_line_endings", "policy.bare_line_endings") {
+                switch value {
+                case "reject": config.bareLineEndings = .reject
+                case "normalize", "normalise": config.bareLineEndings = .normalize
+                default: throw fail("policy.bare_line_endings", "must be \"reject\" or \"normalize\", not \"\(value)\"")
+                }
+            }
+            config.catchAll = try bool(policy, "catch_all", "policy.catch_all")
+        }
+        if let domains = try subtable(root, "domains") {
+            for name in domains.keys.sorted() {
+                config.domains.append(try domain(name, domains[name]!))
+            }
+        }
+        try Validation.checkAliases(config.domains, file: file)
+        return config
+    }
+
+    func lookupPolicy(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> LookupPolicy? {
+        guard let value = try string(table, key, "policy.\(key)") else { return nil }
+        guard let policy = LookupPolicy(rawValue: value) else {
+            throw fail("policy.\(key)", "must be \"disabled\" or \"enabled\", not \"\(value)\"")
+        }
+        return policy
+    }
+
+    func domain(_ name: String, _ value: any TOMLValueConvertible) throws(ConfigurationError) -> DomainConfiguration {
+        let path = "domains.\"\(name)\""
+        guard Validation.isDomain(name) else { throw fail(path, "\"\(name)\" is not a domain name") }
+        guard let table = value.table else { throw fail(path, "expected a table, found \(value.type)") }
+        try checkKeys(table, allowed: ["mailboxes", "aliases"], prefix: path + ".")
+        var domain = DomainConfiguration(name: name.lowercased())
+        if let mailboxes = table["mailboxes"] {
+            domain.mailboxes = try strings(mailboxes, path + ".mailboxes")
+            for (index, mailbox) in domain.mailboxes.enumerated() where !Validation.isLocalPart(mailbox) {
+                throw fail("\(path).mailboxes[\(index)]", "\"\(mailbox)\" is not a valid mailbox name")
+            }
+        }
+        if let aliases = table["aliases"] {
+            guard let aliasTable = aliases.table else { throw fail(path + ".aliases", "expected a table, found \(aliases.type)") }
+            for alias in aliasTable.keys {
+                let aliasPath = "\(path).aliases.\(alias)"
+                guard Validation.isLocalPart(alias) else { throw fail(aliasPath, "\"\(alias)\" is not a valid alias name") }
+                let value = aliasTable[alias]!
+                let targets: [String]
+                if let single = value.string { targets = [single] } else { targets = try strings(value, aliasPath) }
+                guard !targets.isEmpty else { throw fail(aliasPath, "needs at least one target") }
+                if domain.mailboxes.contains(where: { $0.lowercased() == alias.lowercased() }) {
+                    throw fail(aliasPath, "\"\(alias)\" is also a mailbox")
+                }
+                domain.aliases[alias] = targets
+            }
+        }
+        return domain
+    }
+}
+
+extension ListenAddress {
+    /// Parses `HOST:PORT` or `[IPV6]:PORT`.
+    public init?(parsing text: String) {
+        let host: Substring
+        let port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let number = Int(port), (0...65535).contains(number) else { return nil }
+        self.init(host: String(host), port: number)
+    }
+}

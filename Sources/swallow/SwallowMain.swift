@@ -1,0 +1,8 @@
+import SwallowCLI
+
+@main
+enum SwallowMain {
+    static func main() async {
+        await SwallowCommand.main()
+    }
+}

@@ -1,0 +1,570 @@
+"""Black-box harness for the Swallow SMTP server.
+
+Every test talks to a real `swallow serve --config FILE` process on 127.0.0.1 with its own config, port and data
+directory. The binary is `.build/debug/swallow` unless the environment variable SWALLOW_BIN names another one; a
+missing binary fails every test that needs it (it is never skipped).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import signal
+import smtplib
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BIN = ROOT / ".build" / "debug" / "swallow"
+HOST = "127.0.0.1"
+DOMAIN = "example.test"
+HOSTNAME = "mx.example.test"
+MAX_SIZE = 1024 * 1024
+IO_TIMEOUT = 10.0
+START_TIMEOUT = 30.0
+
+
+def swallow_path() -> Path:
+    return Path(os.environ.get("SWALLOW_BIN", str(DEFAULT_BIN)))
+
+
+def require_binary() -> Path:
+    path = swallow_path()
+    if not path.is_file() or not os.access(path, os.X_OK):
+        pytest.fail(
+            f"Swallow binary not found or not executable at {path} "
+            "(build it with `swift build` or point SWALLOW_BIN at it)",
+            pytrace=False,
+        )
+    return path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Config files
+
+
+def default_settings(data_dir: Path, port: int) -> dict:
+    return {
+        "hostname": HOSTNAME,
+        "listen": [f"{HOST}:{port}"],
+        "data_dir": str(data_dir),
+        "limits": {
+            "max_message_size": MAX_SIZE,
+            "max_recipients": 100,
+            "max_errors": 10,
+            "max_connections": 200,
+            "max_connections_per_client": 50,
+        },
+        "timeouts": {"command": 300, "data": 600, "session": 3600, "shutdown_grace": 3},
+        "policy": {"vrfy": "disabled", "expn": "disabled", "bare_line_endings": "reject", "catch_all": False},
+        "domains": {DOMAIN: {"mailboxes": ["alice", "bob"], "aliases": {"team": ["alice", "bob"]}}},
+    }
+
+
+def deep_merge(base: dict, overrides: dict) -> dict:
+    result = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def to_toml(settings: dict) -> str:
+    """Top-level scalars first, then [limits] etc., then [domains."name"] with inline tables below that."""
+    lines = []
+    for key, value in settings.items():
+        if not isinstance(value, dict):
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in settings.items():
+        if not isinstance(value, dict):
+            continue
+        if key == "domains":
+            for domain, table in value.items():
+                lines.append("")
+                lines.append(f"[domains.{_toml_key(domain)}]")
+                for k, v in table.items():
+                    lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+        else:
+            lines.append("")
+            lines.append(f"[{_toml_key(key)}]")
+            for k, v in value.items():
+                lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# A raw SMTP client that shows exactly what the server sent
+
+
+class Reply:
+    def __init__(self, code: int, lines: list[bytes]):
+        self.code = code
+        self.lines = lines  # each line without CRLF, including the "250-" prefix
+
+    @property
+    def texts(self) -> list[str]:
+        return [line[4:].decode("utf-8", "replace") for line in self.lines]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+    @property
+    def enhanced(self) -> str | None:
+        m = re.match(r"([245]\.\d{1,3}\.\d{1,3})(?: |$)", self.texts[-1])
+        return m.group(1) if m else None
+
+    def __repr__(self) -> str:
+        return "Reply(" + " | ".join(line.decode("utf-8", "replace") for line in self.lines) + ")"
+
+
+class ConnectionClosed(Exception):
+    pass
+
+
+class SMTPConn:
+    """A line-oriented SMTP client on a plain socket, every read bounded by `timeout`."""
+
+    def __init__(self, host: str, port: int, timeout: float = IO_TIMEOUT):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.closed_by_peer = False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data: bytes):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        try:
+            chunk = self.sock.recv(65536)
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.closed_by_peer = True
+            raise ConnectionClosed(f"connection closed by server; unread data {self.buf!r}")
+        self.buf += chunk
+
+    def read_line(self) -> bytes:
+        for _ in range(100000):
+            idx = self.buf.find(b"\r\n")
+            if idx >= 0:
+                line, self.buf = self.buf[:idx], self.buf[idx + 2 :]
+                return line
+            if len(self.buf) > 1 << 20:
+                raise AssertionError(f"server sent an over-long reply line: {self.buf[:200]!r}...")
+            self._fill()
+        raise AssertionError("read_line: too many reads")
+
+    def read_reply(self) -> Reply:
+        lines = []
+        for _ in range(1000):
+            line = self.read_line()
+            m = re.match(rb"^([2-5]\d\d)([ -])", line + b" ")
+            assert m and len(line) >= 3, f"malformed reply line from server: {line!r} (after {lines!r})"
+            if lines:
+                assert line[:3] == lines[0][:3], f"multi-line reply changed its code: {lines + [line]!r}"
+            lines.append(line)
+            if m.group(2) == b" " or len(line) == 3:
+                return Reply(int(line[:3]), lines)
+        raise AssertionError("reply with more than 1000 lines")
+
+    def cmd(self, line: str | bytes) -> Reply:
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.read_reply()
+
+    def greeting(self) -> Reply:
+        reply = self.read_reply()
+        assert reply.code == 220, f"bad greeting {reply!r}"
+        return reply
+
+    def ehlo(self, name: str = "client.test") -> Reply:
+        reply = self.cmd(f"EHLO {name}")
+        assert reply.code == 250, f"EHLO refused: {reply!r}"
+        return reply
+
+    def start(self, name: str = "client.test") -> Reply:
+        self.greeting()
+        return self.ehlo(name)
+
+    def read_until_closed(self, timeout: float = IO_TIMEOUT) -> list[Reply]:
+        """Reads replies until the server closes the connection; fails if it stays open longer than `timeout`."""
+        replies = []
+        deadline = time.monotonic() + timeout
+        for _ in range(10000):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"server did not close the connection within {timeout}s; replies so far {replies!r}"
+            self.sock.settimeout(remaining)
+            try:
+                replies.append(self.read_reply())
+            except ConnectionClosed:
+                assert self.buf == b"", f"server closed after a partial reply: {self.buf!r} (replies {replies!r})"
+                return replies
+            except socket.timeout:
+                raise AssertionError(f"server did not close the connection within {timeout}s; replies {replies!r}")
+        raise AssertionError("too many replies")
+
+    def is_closed(self, wait: float = 2.0) -> bool:
+        """True when the server closed the connection (EOF or reset) within `wait` seconds with nothing pending."""
+        if self.closed_by_peer:
+            return True
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        finally:
+            self.sock.settimeout(IO_TIMEOUT)
+        if chunk == b"":
+            self.closed_by_peer = True
+            return True
+        self.buf += chunk
+        return False
+
+    def transaction(self, sender: str, recipients: list[str], body: bytes, expect_ok: bool = True) -> Reply:
+        """MAIL, RCPT…, DATA and an already CRLF-terminated body (dot-stuffed here)."""
+        r = self.cmd(f"MAIL FROM:<{sender}>")
+        assert r.code == 250, f"MAIL refused: {r!r}"
+        for rcpt in recipients:
+            r = self.cmd(f"RCPT TO:<{rcpt}>")
+            assert r.code == 250, f"RCPT {rcpt} refused: {r!r}"
+        r = self.cmd("DATA")
+        assert r.code == 354, f"DATA refused: {r!r}"
+        self.send(dot_stuff(body) + b".\r\n")
+        r = self.read_reply()
+        if expect_ok:
+            assert r.code == 250, f"message refused: {r!r}"
+        return r
+
+
+def dot_stuff(body: bytes) -> bytes:
+    assert body.endswith(b"\r\n")
+    stuffed = re.sub(rb"(?m)^\.", b"..", body)
+    return stuffed
+
+
+def make_message(subject: str = "hello", body: str = "Hello world.", msgid: str | None = None, extra: str = "") -> bytes:
+    msgid = msgid or f"<{time.time_ns()}.{os.getpid()}@client.test>"
+    text = (
+        "From: Sender <sender@client.test>\r\n"
+        "To: Alice <alice@example.test>\r\n"
+        f"Subject: {subject}\r\n"
+        f"Message-ID: {msgid}\r\n"
+        "Date: Sun, 29 Nov 2026 22:09:00 +0000\r\n"
+        f"{extra}"
+        "\r\n"
+        f"{body}\r\n"
+    )
+    return text.encode("utf-8")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Stored messages
+
+
+def split_stored(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """Splits a delivered file into (Return-Path line, Received header with its folds, the rest).
+
+    Fails when the file does not start with exactly those two trace fields in that order."""
+    assert data.startswith(b"Return-Path: "), f"stored message does not start with Return-Path: {data[:200]!r}"
+    end = data.find(b"\r\n")
+    assert end > 0, f"no CRLF after Return-Path: {data[:200]!r}"
+    return_path = data[: end + 2]
+    rest = data[end + 2 :]
+    assert rest.startswith(b"Received: "), f"no Received header right after Return-Path: {data[:300]!r}"
+    pos = 0
+    for _ in range(100):
+        nl = rest.find(b"\r\n", pos)
+        assert nl >= 0, f"unterminated Received header: {rest[:300]!r}"
+        pos = nl + 2
+        if rest[pos : pos + 1] not in (b" ", b"\t"):
+            break
+    received = rest[:pos]
+    return return_path, received, rest[pos:]
+
+
+def check_trace(data: bytes, sender: str, sent: bytes, protocol: str | None = "ESMTP") -> bytes:
+    """Asserts the stored file is Return-Path + Received + exactly the sent bytes; returns the Received header."""
+    return_path, received, content = split_stored(data)
+    assert return_path == f"Return-Path: <{sender}>\r\n".encode("utf-8"), return_path
+    assert b"\n" not in received.replace(b"\r\n", b""), f"bare LF in Received: {received!r}"
+    assert b"\r" not in received.replace(b"\r\n", b""), f"bare CR in Received: {received!r}"
+    unfolded = re.sub(rb"\r\n[ \t]", b" ", received)
+    assert f"by {HOSTNAME}".encode() in unfolded, received
+    assert b" id " in unfolded, received
+    if protocol:
+        assert re.search(rb"\bwith " + protocol.encode() + rb"\b", unfolded), f"expected 'with {protocol}': {received!r}"
+    assert content == sent, (
+        "stored message differs from the bytes sent:\n"
+        f"sent   ({len(sent)} octets): {sent[:400]!r}\nstored ({len(content)} octets): {content[:400]!r}"
+    )
+    return received
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The server process
+
+
+class SwallowServer:
+    def __init__(self, binary: Path, workdir: Path, overrides: dict | None = None, extra_args: list[str] | None = None):
+        self.binary = binary
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.host = HOST
+        self.port = free_port()
+        self.data_dir = workdir / "data"
+        self.settings = deep_merge(default_settings(self.data_dir, self.port), overrides or {})
+        self.config_path = workdir / "swallow.toml"
+        self.config_path.write_text(to_toml(self.settings))
+        self.extra_args = extra_args or []
+        self.stdout_path = workdir / "stdout.log"
+        self.stderr_path = workdir / "stderr.log"
+        self.proc: subprocess.Popen | None = None
+        self.exit_code: int | None = None
+        self.died_early = False
+
+    # lifecycle -------------------------------------------------------------------------------------------------
+
+    def start(self, timeout: float = START_TIMEOUT):
+        self._out = open(self.stdout_path, "wb")
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(self.binary), "serve", "--config", str(self.config_path), *self.extra_args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._out,
+            stderr=self._err,
+            cwd=self.workdir,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                pytest.fail(
+                    f"swallow exited with {self.proc.returncode} during startup\n{self.logs()}", pytrace=False
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=1):
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"swallow did not accept connections on {self.port} within {timeout}s\n{self.logs()}",
+                            pytrace=False)
+            time.sleep(0.05)
+
+    def stop(self, grace: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        else:
+            self.died_early = self.exit_code is None
+        self.exit_code = self.proc.returncode
+        self._close_logs()
+        return self.exit_code
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def _close_logs(self):
+        for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
+            if f and not f.closed:
+                f.close()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def logs(self, limit: int = 4000) -> str:
+        out = []
+        for name, path in (("stdout", self.stdout_path), ("stderr", self.stderr_path)):
+            try:
+                text = path.read_bytes().decode("utf-8", "replace")
+            except OSError:
+                text = ""
+            out.append(f"--- swallow {name} (last {limit} chars) ---\n{text[-limit:]}")
+        return "\n".join(out)
+
+    # clients ---------------------------------------------------------------------------------------------------
+
+    def connect(self, timeout: float = IO_TIMEOUT) -> SMTPConn:
+        return SMTPConn(self.host, self.port, timeout)
+
+    def smtp(self, timeout: float = IO_TIMEOUT) -> smtplib.SMTP:
+        return smtplib.SMTP(self.host, self.port, local_hostname="client.test", timeout=timeout)
+
+    def assert_healthy(self):
+        """A fresh connection gets a greeting and can deliver a message to bob."""
+        assert self.alive(), f"swallow is not running (exit {self.proc.returncode})\n{self.logs()}"
+        before = len(self.maildir("bob"))
+        msg = make_message(subject="health check")
+        with self.connect() as c:
+            c.start()
+            c.transaction("health@client.test", ["bob@example.test"], msg)
+            c.cmd("QUIT")
+        self.wait_delivered("bob", before + 1)
+
+    # the Maildir -----------------------------------------------------------------------------------------------
+
+    def mailbox_dir(self, user: str, domain: str = DOMAIN) -> Path:
+        return self.data_dir / "mail" / domain / user
+
+    def maildir(self, user: str, domain: str = DOMAIN, sub: str = "new") -> list[Path]:
+        d = self.mailbox_dir(user, domain) / sub
+        if not d.is_dir():
+            return []
+        return sorted(p for p in d.iterdir() if not p.name.startswith("."))
+
+    def messages(self, user: str, domain: str = DOMAIN) -> list[bytes]:
+        return [p.read_bytes() for p in self.maildir(user, domain)]
+
+    def all_files(self, sub: str = "new") -> list[Path]:
+        root = self.data_dir / "mail"
+        if not root.is_dir():
+            return []
+        return sorted(p for p in root.glob(f"*/*/{sub}/*") if p.is_file())
+
+    def wait_delivered(self, user: str, count: int, domain: str = DOMAIN, timeout: float = 10.0) -> list[Path]:
+        """Waits until `user` has exactly `count` files in new/; fails when there are more or too few."""
+        deadline = time.monotonic() + timeout
+        while True:
+            files = self.maildir(user, domain)
+            if len(files) > count:
+                pytest.fail(f"{user}@{domain} has {len(files)} messages in new/, expected {count}: {files}")
+            if len(files) == count:
+                return files
+            if time.monotonic() > deadline:
+                pytest.fail(f"{user}@{domain} has {len(files)} messages in new/ after {timeout}s, expected {count}")
+            time.sleep(0.05)
+
+    def wait_all_delivered(self, count: int, timeout: float = 10.0) -> list[Path]:
+        """Waits until exactly `count` files are in new/ across all mailboxes; fails on more or too few."""
+        deadline = time.monotonic() + timeout
+        while True:
+            files = self.all_files()
+            if len(files) > count:
+                pytest.fail(f"{len(files)} messages delivered, expected {count}: {[str(p) for p in files[:20]]}")
+            if len(files) == count:
+                return files
+            if time.monotonic() > deadline:
+                pytest.fail(f"{len(files)} messages delivered after {timeout}s, expected {count}")
+            time.sleep(0.05)
+
+    def assert_no_tmp(self, timeout: float = 3.0):
+        """No file stays in any tmp/ once transactions are over (checked for up to `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.all_files("tmp")
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"files left in tmp/: {[str(p) for p in left]}")
+            time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Fixtures
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture
+def swallow_bin() -> Path:
+    return require_binary()
+
+
+@pytest.fixture
+def server_factory(swallow_bin, tmp_path, request):
+    """`server_factory(overrides=None, start=True, extra_args=None)` → a running SwallowServer.
+
+    `overrides` is deep-merged into the default config, e.g. {"policy": {"vrfy": "enabled"}}."""
+    servers: list[SwallowServer] = []
+
+    def make(overrides: dict | None = None, start: bool = True, extra_args: list[str] | None = None,
+             workdir: Path | None = None) -> SwallowServer:
+        wd = workdir or tmp_path / f"server{len(servers)}"
+        server = SwallowServer(swallow_bin, wd, overrides, extra_args)
+        servers.append(server)
+        if start:
+            server.start()
+        return server
+
+    yield make
+
+    crashed = []
+    for server in servers:
+        was_running = server.proc is not None and server.exit_code is None and server.proc.poll() is None
+        died = server.proc is not None and server.exit_code is None and server.proc.poll() is not None
+        server.stop()
+        if died:
+            crashed.append(f"port {server.port}: exit status {server.proc.returncode}\n{server.logs()}")
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed and (was_running or died):
+            print(f"\n=== server on port {server.port} ===\n{server.logs()}")
+    if crashed:
+        pytest.fail("swallow died during the test (not by our SIGTERM):\n" + "\n".join(crashed), pytrace=False)
+
+
+@pytest.fixture
+def server(server_factory) -> SwallowServer:
+    """The default server: example.test with alice, bob and team → alice+bob; 1 MiB; mx.example.test."""
+    return server_factory()
