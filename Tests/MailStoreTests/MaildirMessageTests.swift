@@ -1,0 +1,110 @@
+import MailStore
+import NIOCore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func makeTemporaryDirectory() -> String {
+    var template = Array("/tmp/swallow-test-XXXXXX".utf8CString)
+    let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+    return path
+}
+
+func listDirectory(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+func readFile(_ path: String) -> [UInt8] {
+    guard let file = fopen(path, "rb") else { return [] }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
+    return bytes
+}
+
+@Suite struct MaildirMessageTests {
+    @Test func nothingIsVisibleInNewBeforeCommit() async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/example.test/alice")
+        let message = try await MaildirMessage.begin(in: [box], hostname: "mx.test")
+        try await message.write(ByteBuffer(string: "Subject: a\r\n\r\nbody\r\n"))
+        #expect(listDirectory(box.new).isEmpty)
+        #expect(listDirectory(box.tmp) == [message.uniqueName])
+        let paths = try await message.commit()
+        #expect(listDirectory(box.tmp).isEmpty)
+        #expect(listDirectory(box.new) == ["\(message.uniqueName),S=20"])
+        #expect(readFile(paths[0]) == Array("Subject: a\r\n\r\nbody\r\n".utf8))
+        #expect(listDirectory(box.cur).isEmpty)
+    }
+
+    @Test func oneFilePerMailboxSharingTheBytes() async throws {
+        let root = makeTemporaryDirectory()
+        let boxes = ["alice", "bob", "carol"].map { Maildir(path: root + "/example.test/" + $0) }
+        let message = try await MaildirMessage.begin(in: boxes, hostname: "mx.test")
+        try await message.write(ByteBuffer(string: "x"))
+        let paths = try await message.commit()
+        #expect(paths.count == 3)
+        for (box, path) in zip(boxes, paths) {
+            #expect(listDirectory(box.new).count == 1)
+            #expect(listDirectory(box.tmp).isEmpty)
+            #expect(readFile(path) == [UInt8(ascii: "x")])
+        }
+    }
+
+    @Test func abortLeavesNothingBehind() async throws {
+        let root = makeTemporaryDirectory()
+        let boxes = ["alice", "bob"].map { Maildir(path: root + "/d/" + $0) }
+        let message = try await MaildirMessage.begin(in: boxes, hostname: "mx.test")
+        try await message.write(ByteBuffer(string: "partial"))
+        await message.abort()
+        await message.abort()
+        for box in boxes {
+            #expect(listDirectory(box.tmp).isEmpty)
+            #expect(listDirectory(box.new).isEmpty)
+        }
+        await #expect(throws: MaildirError.self) { try await message.commit() }
+    }
+
+    @Test func abortAfterCommitKeepsTheMessage() async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/d/alice")
+        let message = try await MaildirMessage.begin(in: [box], hostname: "mx.test")
+        try await message.commit()
+        await message.abort()
+        #expect(listDirectory(box.new).count == 1)
+    }
+
+    @Test func unusableDirectoryIsAnErrorNotACrash() async throws {
+        let root = makeTemporaryDirectory()
+        // A regular file where the domain directory should be: every mkdir below it fails with ENOTDIR.
+        let blocker = fopen(root + "/blocked", "w")
+        fclose(blocker)
+        let box = Maildir(path: root + "/blocked/alice")
+        await #expect(throws: MaildirError.self) { _ = try await MaildirMessage.begin(in: [box], hostname: "mx.test") }
+    }
+
+    @Test func uniqueNamesDoNotRepeat() async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/d/alice")
+        var names = Set<String>()
+        for _ in 0..<200 {
+            let message = try await MaildirMessage.begin(in: [box], hostname: "host/with:odd")
+            #expect(!message.uniqueName.contains("/"))
+            #expect(!message.uniqueName.contains(":"))
+            names.insert(message.uniqueName)
+            try await message.commit()
+        }
+        #expect(names.count == 200)
+        #expect(listDirectory(box.new).count == 200)
+    }
+}

@@ -1,0 +1,86 @@
+import SMTPCore
+import SwallowKit
+import Testing
+
+@Suite struct ConfigurationLoaderTests {
+    static let blackBox = """
+        hostname = "mx.example.test"
+        listen = ["127.0.0.1:2525", "[::1]:2525"]
+        data_dir = "/var/lib/swallow"
+        [limits]
+        max_message_size = 1048576
+        max_errors = 5
+        [timeouts]
+        command = 60
+        [policy]
+        vrfy = "enabled"
+        expn = "enabled"
+        bare_line_endings = "normalize"
+        [domains."example.test"]
+        mailboxes = ["alice", "bob"]
+        aliases = { team = ["alice", "bob"] }
+        """
+
+    @Test func readsEverySection() throws {
+        let config = try ConfigurationLoader.parse(Self.blackBox, file: "swallow.toml")
+        #expect(config.hostname == "mx.example.test")
+        #expect(config.listen.map(\.description) == ["127.0.0.1:2525", "[::1]:2525"])
+        #expect(config.dataDirectory == "/var/lib/swallow")
+        #expect(config.maxMessageSize == 1_048_576)
+        #expect(config.maxErrors == 5)
+        #expect(config.maxRecipients == 100)
+        #expect(config.commandTimeout == 60)
+        #expect(config.vrfy == .enabled)
+        #expect(config.expn == .enabled)
+        #expect(config.bareLineEndings == .normalize)
+        #expect(config.domains == [DomainConfiguration(name: "example.test", mailboxes: ["alice", "bob"], aliases: ["team": ["alice", "bob"]])])
+        #expect(!config.isCatchAll)
+        #expect(config.serverConfiguration.session.maxMessageSize == 1_048_576)
+    }
+
+    @Test func emptyFileGivesTheSafeDefaults() throws {
+        let config = try ConfigurationLoader.parse("", file: "empty.toml")
+        #expect(config.listen.map(\.description) == ["127.0.0.1:2525"])
+        #expect(config.isCatchAll)
+        #expect(config.vrfy == .disabled)
+        #expect(config.expn == .disabled)
+        #expect(config.bareLineEndings == .reject)
+    }
+
+    @Test(arguments: [
+        ("max_errors = 3", nil, "unknown key"),
+        ("[limits]\nmax_errors = \"ten\"", "limits.max_errors", "expected an integer, found string"),
+        ("[limits]\nmax_recipients = 0", "limits.max_recipients", "out of range"),
+        ("[limits]\nmax_sizes = 1", "limits.max_sizes", "unknown key"),
+        ("listen = \"localhost\"", "listen[0]", "HOST:PORT"),
+        ("[policy]\nvrfy = \"yes\"", "policy.vrfy", "\"disabled\" or \"enabled\""),
+        ("[policy]\nbare_line_endings = 1", "policy.bare_line_endings", "expected a string"),
+        ("[domains.\"example.test\"]\nmailboxes = [\"a b\"]", "domains.\"example.test\".mailboxes[0]", "not a valid mailbox"),
+        ("[domains.\"example.test\"]\nmailboxes = [\"alice\"]\naliases = { team = [\"zed\"] }", "domains.\"example.test\".aliases.team", "neither a mailbox nor an alias"),
+        ("[domains.\"example.test\"]\naliases = { out = [\"x@gmail.example\"] }", "domains.\"example.test\".aliases.out", "not in a local domain"),
+        ("hostname = 5", "hostname", "expected a string"),
+    ] as [(String, String?, String)])
+    func badFilesNameTheFileTheKeyAndTheProblem(text: String, key: String?, message: String) throws {
+        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.parse(text, file: "/etc/swallow.toml") }
+        #expect(error.file == "/etc/swallow.toml")
+        if let key {
+            #expect(error.key == key)
+        } else {
+            #expect(error.key == "max_errors")
+        }
+        #expect(error.description.contains(message), "\(error)")
+        #expect(error.description.hasPrefix("/etc/swallow.toml: "))
+    }
+
+    @Test func invalidTOMLNamesTheLine() throws {
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse("hostname = \"a\"\n[limits\nx=1", file: "bad.toml")
+        }
+        #expect(error.description.hasPrefix("bad.toml: invalid TOML at line 2"))
+    }
+
+    @Test func missingFileIsReported() throws {
+        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: "/nonexistent/swallow.toml") }
+        #expect(error.description.contains("/nonexistent/swallow.toml: cannot read file"))
+    }
+}
