@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One Maildir mailbox: a directory holding `tmp`, `new` and `cur`, laid out as Dovecot, Courier and mutt read it.

@@ -3,9 +3,9 @@ import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A message being delivered to one or more Maildirs, the way Maildir promises safety: written into `tmp`,

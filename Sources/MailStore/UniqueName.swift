@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Maildir unique names, `<seconds>.M<microseconds>P<pid>Q<counter>R<random>.<host>`, as Dovecot makes them.
 enum UniqueName {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The current time as an RFC 5322 §3.3 date, in UTC: `Sun, 29 Nov 2026 22:09:00 +0000`.

@@ -26,7 +26,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
     private var machine: ServerStateMachine
     private var session: (any SMTPSession)?
-    private var connection = ConnectionInfo(id: TransactionID.make(length: 8), clientAddress: "?", clientPort: 0, serverAddress: "?")
+    private var connection = ConnectionInfo(
+        id: TransactionID.make(length: 8), clientAddress: "?", clientPort: 0, serverAddress: "?")
     private var admitted = false
 
     private var buffer = ByteBuffer()
@@ -48,7 +49,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var accepted = 0
     private var refused = 0
 
-    init(configuration: SMTPServerConfiguration, backend: any SMTPBackend, registry: ConnectionRegistry, logger: Logger) {
+    init(configuration: SMTPServerConfiguration, backend: any SMTPBackend, registry: ConnectionRegistry, logger: Logger)
+    {
         self.configuration = configuration
         self.backend = backend
         self.registry = registry
@@ -288,7 +290,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             call(context, { await session.reset() }) { _ in self.send([reply], context) }
         case .openMessage(let envelope):
             open(envelope, context) { refusal in
-                if refusal == nil { self.mode = .data(DotUnstuffer(bareLineEndings: self.configuration.session.bareLineEndings)) }
+                if refusal == nil {
+                    self.mode = .data(DotUnstuffer(bareLineEndings: self.configuration.session.bareLineEndings))
+                }
                 self.perform(self.machine.messageOpened(refusal: refusal), context)
             }
         case .receiveChunk(let size, let envelope, let deliver):
@@ -306,10 +310,13 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             let sink = self.sink
             let session = self.session!
             self.sink = nil
-            call(context, {
-                await sink?.abort()
-                await session.reset()
-            }) { _ in
+            call(
+                context,
+                {
+                    await sink?.abort()
+                    await session.reset()
+                }
+            ) { _ in
                 self.logTransaction(reply)
                 self.send([reply], context)
             }
@@ -329,18 +336,21 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             ? ReceivedHeader.render(
                 envelope: envelope, clientAddress: connection.clientAddress, hostname: configuration.session.hostname,
                 id: id, date: RFC5322Date.now()) : nil
-        call(context, {
-            let sink = try await session.openMessage(envelope, id: id)
-            if let header {
-                do {
-                    try await sink.write(ByteBuffer(string: header))
-                } catch {
-                    await sink.abort()
-                    throw error
+        call(
+            context,
+            {
+                let sink = try await session.openMessage(envelope, id: id)
+                if let header {
+                    do {
+                        try await sink.write(ByteBuffer(string: header))
+                    } catch {
+                        await sink.abort()
+                        throw error
+                    }
                 }
+                return sink
             }
-            return sink
-        }) { result in
+        ) { result in
             switch result {
             case .success(let sink):
                 self.sink = sink
@@ -364,24 +374,27 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         let failure = sinkFailure
         let id = transactionID
         self.sink = nil
-        call(context, { () async -> Reply in
-            defer { _ = session }
-            guard let sink else { return .localError }
-            if let failure {
-                await sink.abort()
-                await session.reset()
-                return failure
+        call(
+            context,
+            { () async -> Reply in
+                defer { _ = session }
+                guard let sink else { return .localError }
+                if let failure {
+                    await sink.abort()
+                    await session.reset()
+                    return failure
+                }
+                do {
+                    try await sink.commit()
+                    await session.reset()
+                    return Reply(250, .init(2, 0, 0), "OK: queued as \(id)")
+                } catch {
+                    await sink.abort()
+                    await session.reset()
+                    return (error as? Reply) ?? .localError
+                }
             }
-            do {
-                try await sink.commit()
-                await session.reset()
-                return Reply(250, .init(2, 0, 0), "OK: queued as \(id)")
-            } catch {
-                await sink.abort()
-                await session.reset()
-                return (error as? Reply) ?? .localError
-            }
-        }) { result in
+        ) { result in
             let reply = (try? result.get()) ?? .localError
             self.logTransaction(reply)
             self.perform(self.machine.messageCommitted(reply), context)

@@ -2,9 +2,9 @@ import SMTPServer
 import SwallowKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Merges the configuration file (or the embedded defaults) with command-line flags.
@@ -12,12 +12,14 @@ enum Options {
     static func resolve(
         file: String?, listen: [String], dataDir: String?, hostname: String?, logLevel: String?
     ) throws -> SwallowConfiguration {
-        var configuration = try file.map { path throws(ConfigurationError) in try ConfigurationLoader.load(file: path) }
+        var configuration =
+            try file.map { path throws(ConfigurationError) in try ConfigurationLoader.load(file: path) }
             ?? SwallowConfiguration()
         if !listen.isEmpty {
             configuration.listen = try listen.map { entry in
                 guard let address = ListenAddress(parsing: entry) else {
-                    throw ConfigurationError(file: "command line", key: "--listen", message: "\"\(entry)\" is not HOST:PORT")
+                    throw ConfigurationError(
+                        file: "command line", key: "--listen", message: "\"\(entry)\" is not HOST:PORT")
                 }
                 return address
             }

@@ -5,9 +5,9 @@ import ServiceLifecycle
 import SwallowKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `swallow serve`: run the server until SIGTERM or SIGINT.

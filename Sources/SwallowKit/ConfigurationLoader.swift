@@ -3,9 +3,9 @@ import SMTPServer
 import TOMLKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads a TOML configuration file into a `SwallowConfiguration`, refusing unknown keys, wrong types and
@@ -13,7 +13,8 @@ import Darwin
 public enum ConfigurationLoader {
     public static func load(file: String) throws(ConfigurationError) -> SwallowConfiguration {
         guard let text = readFile(file) else {
-            throw ConfigurationError(file: file, key: nil, message: "cannot read file: \(String(cString: strerror(errno)))")
+            throw ConfigurationError(
+                file: file, key: nil, message: "cannot read file: \(String(cString: strerror(errno)))")
         }
         return try parse(text, file: file)
     }
@@ -25,7 +26,9 @@ public enum ConfigurationLoader {
         } catch let error as TOMLParseError {
             throw ConfigurationError(
                 file: file, key: nil,
-                message: "invalid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+                message:
+                    "invalid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)"
+            )
         } catch {
             throw ConfigurationError(file: file, key: nil, message: "invalid TOML: \(error)")
         }
@@ -68,7 +71,9 @@ private struct TableReader {
         return string
     }
 
-    func integer(_ table: TOMLTable, _ key: String, _ path: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+    func integer(_ table: TOMLTable, _ key: String, _ path: String, range: ClosedRange<Int>) throws(ConfigurationError)
+        -> Int?
+    {
         guard let value = table[key] else { return nil }
         guard let int = value.int else { throw fail(path, "expected an integer, found \(value.type)") }
         guard range.contains(int) else {
@@ -128,28 +133,44 @@ private struct TableReader {
         }
         if let level = try string(root, "log_level", "log_level") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
-            guard levels.contains(level) else { throw fail("log_level", "must be one of \(levels.joined(separator: ", "))") }
+            guard levels.contains(level) else {
+                throw fail("log_level", "must be one of \(levels.joined(separator: ", "))")
+            }
             config.logLevel = level
         }
         if let limits = try subtable(root, "limits") {
             try checkKeys(
                 limits,
-                allowed: ["max_message_size", "max_recipients", "max_errors", "max_connections", "max_connections_per_client"],
+                allowed: [
+                    "max_message_size", "max_recipients", "max_errors", "max_connections", "max_connections_per_client",
+                ],
                 prefix: "limits.")
             let big = 0...(1 << 40)
-            config.maxMessageSize = try integer(limits, "max_message_size", "limits.max_message_size", range: 0...(1 << 40)) ?? config.maxMessageSize
-            config.maxRecipients = try integer(limits, "max_recipients", "limits.max_recipients", range: 1...100_000) ?? config.maxRecipients
-            config.maxErrors = try integer(limits, "max_errors", "limits.max_errors", range: 1...10_000) ?? config.maxErrors
-            config.maxConnections = try integer(limits, "max_connections", "limits.max_connections", range: big) ?? config.maxConnections
-            config.maxConnectionsPerClient = try integer(limits, "max_connections_per_client", "limits.max_connections_per_client", range: big) ?? config.maxConnectionsPerClient
+            config.maxMessageSize =
+                try integer(limits, "max_message_size", "limits.max_message_size", range: 0...(1 << 40))
+                ?? config.maxMessageSize
+            config.maxRecipients =
+                try integer(limits, "max_recipients", "limits.max_recipients", range: 1...100_000)
+                ?? config.maxRecipients
+            config.maxErrors =
+                try integer(limits, "max_errors", "limits.max_errors", range: 1...10_000) ?? config.maxErrors
+            config.maxConnections =
+                try integer(limits, "max_connections", "limits.max_connections", range: big) ?? config.maxConnections
+            config.maxConnectionsPerClient =
+                try integer(limits, "max_connections_per_client", "limits.max_connections_per_client", range: big)
+                ?? config.maxConnectionsPerClient
         }
         if let timeouts = try subtable(root, "timeouts") {
             try checkKeys(timeouts, allowed: ["command", "data", "session", "shutdown_grace"], prefix: "timeouts.")
             let range = 1...(7 * 24 * 3600)
-            config.commandTimeout = try integer(timeouts, "command", "timeouts.command", range: range) ?? config.commandTimeout
+            config.commandTimeout =
+                try integer(timeouts, "command", "timeouts.command", range: range) ?? config.commandTimeout
             config.dataTimeout = try integer(timeouts, "data", "timeouts.data", range: range) ?? config.dataTimeout
-            config.sessionTimeout = try integer(timeouts, "session", "timeouts.session", range: range) ?? config.sessionTimeout
-            config.shutdownGrace = try integer(timeouts, "shutdown_grace", "timeouts.shutdown_grace", range: 0...3600) ?? config.shutdownGrace
+            config.sessionTimeout =
+                try integer(timeouts, "session", "timeouts.session", range: range) ?? config.sessionTimeout
+            config.shutdownGrace =
+                try integer(timeouts, "shutdown_grace", "timeouts.shutdown_grace", range: 0...3600)
+                ?? config.shutdownGrace
         }
         if let policy = try subtable(root, "policy") {
             try checkKeys(policy, allowed: ["vrfy", "expn", "bare_line_endings", "catch_all"], prefix: "policy.")
@@ -194,10 +215,14 @@ private struct TableReader {
             }
         }
         if let aliases = table["aliases"] {
-            guard let aliasTable = aliases.table else { throw fail(path + ".aliases", "expected a table, found \(aliases.type)") }
+            guard let aliasTable = aliases.table else {
+                throw fail(path + ".aliases", "expected a table, found \(aliases.type)")
+            }
             for alias in aliasTable.keys {
                 let aliasPath = "\(path).aliases.\(alias)"
-                guard Validation.isLocalPart(alias) else { throw fail(aliasPath, "\"\(alias)\" is not a valid alias name") }
+                guard Validation.isLocalPart(alias) else {
+                    throw fail(aliasPath, "\"\(alias)\" is not a valid alias name")
+                }
                 let value = aliasTable[alias]!
                 let targets: [String]
                 if let single = value.string { targets = [single] } else { targets = try strings(value, aliasPath) }
@@ -218,7 +243,9 @@ extension ListenAddress {
         let host: Substring
         let port: Substring
         if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                return nil
+            }
             host = text[text.index(after: text.startIndex)..<close]
             port = text[text.index(close, offsetBy: 2)...]
         } else {

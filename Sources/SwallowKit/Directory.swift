@@ -92,7 +92,8 @@ public struct Directory: Sendable {
             var result: [MailboxAddress] = []
             for target in targets {
                 let (targetLocal, targetDomain) = Self.split(target, defaultDomain: domain)
-                for address in expand(local: targetLocal.lowercased(), domain: targetDomain.lowercased(), depth: depth + 1, seen: &seen)
+                for address in expand(
+                    local: targetLocal.lowercased(), domain: targetDomain.lowercased(), depth: depth + 1, seen: &seen)
                 where !result.contains(address) {
                     result.append(address)
                 }

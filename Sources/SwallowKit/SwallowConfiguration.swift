@@ -2,9 +2,9 @@ import SMTPCore
 import SMTPServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Everything the `swallow` daemon can be told, with the defaults it runs with when told nothing: listen on

@@ -3,7 +3,7 @@ import NIOCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 func makeTemporaryDirectory() -> String {

@@ -33,7 +33,11 @@ import Testing
         #expect(config.vrfy == .enabled)
         #expect(config.expn == .enabled)
         #expect(config.bareLineEndings == .normalize)
-        #expect(config.domains == [DomainConfiguration(name: "example.test", mailboxes: ["alice", "bob"], aliases: ["team": ["alice", "bob"]])])
+        #expect(
+            config.domains == [
+                DomainConfiguration(
+                    name: "example.test", mailboxes: ["alice", "bob"], aliases: ["team": ["alice", "bob"]])
+            ])
         #expect(!config.isCatchAll)
         #expect(config.serverConfiguration.session.maxMessageSize == 1_048_576)
     }
@@ -47,21 +51,33 @@ import Testing
         #expect(config.bareLineEndings == .reject)
     }
 
-    @Test(arguments: [
-        ("max_errors = 3", nil, "unknown key"),
-        ("[limits]\nmax_errors = \"ten\"", "limits.max_errors", "expected an integer, found string"),
-        ("[limits]\nmax_recipients = 0", "limits.max_recipients", "out of range"),
-        ("[limits]\nmax_sizes = 1", "limits.max_sizes", "unknown key"),
-        ("listen = \"localhost\"", "listen[0]", "HOST:PORT"),
-        ("[policy]\nvrfy = \"yes\"", "policy.vrfy", "\"disabled\" or \"enabled\""),
-        ("[policy]\nbare_line_endings = 1", "policy.bare_line_endings", "expected a string"),
-        ("[domains.\"example.test\"]\nmailboxes = [\"a b\"]", "domains.\"example.test\".mailboxes[0]", "not a valid mailbox"),
-        ("[domains.\"example.test\"]\nmailboxes = [\"alice\"]\naliases = { team = [\"zed\"] }", "domains.\"example.test\".aliases.team", "neither a mailbox nor an alias"),
-        ("[domains.\"example.test\"]\naliases = { out = [\"x@gmail.example\"] }", "domains.\"example.test\".aliases.out", "not in a local domain"),
-        ("hostname = 5", "hostname", "expected a string"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("max_errors = 3", nil, "unknown key"),
+            ("[limits]\nmax_errors = \"ten\"", "limits.max_errors", "expected an integer, found string"),
+            ("[limits]\nmax_recipients = 0", "limits.max_recipients", "out of range"),
+            ("[limits]\nmax_sizes = 1", "limits.max_sizes", "unknown key"),
+            ("listen = \"localhost\"", "listen[0]", "HOST:PORT"),
+            ("[policy]\nvrfy = \"yes\"", "policy.vrfy", "\"disabled\" or \"enabled\""),
+            ("[policy]\nbare_line_endings = 1", "policy.bare_line_endings", "expected a string"),
+            (
+                "[domains.\"example.test\"]\nmailboxes = [\"a b\"]", "domains.\"example.test\".mailboxes[0]",
+                "not a valid mailbox"
+            ),
+            (
+                "[domains.\"example.test\"]\nmailboxes = [\"alice\"]\naliases = { team = [\"zed\"] }",
+                "domains.\"example.test\".aliases.team", "neither a mailbox nor an alias"
+            ),
+            (
+                "[domains.\"example.test\"]\naliases = { out = [\"x@gmail.example\"] }",
+                "domains.\"example.test\".aliases.out", "not in a local domain"
+            ),
+            ("hostname = 5", "hostname", "expected a string"),
+        ] as [(String, String?, String)])
     func badFilesNameTheFileTheKeyAndTheProblem(text: String, key: String?, message: String) throws {
-        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.parse(text, file: "/etc/swallow.toml") }
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.parse(text, file: "/etc/swallow.toml")
+        }
         #expect(error.file == "/etc/swallow.toml")
         if let key {
             #expect(error.key == key)
@@ -80,7 +96,9 @@ import Testing
     }
 
     @Test func missingFileIsReported() throws {
-        let error = try #require(throws: ConfigurationError.self) { try ConfigurationLoader.load(file: "/nonexistent/swallow.toml") }
+        let error = try #require(throws: ConfigurationError.self) {
+            try ConfigurationLoader.load(file: "/nonexistent/swallow.toml")
+        }
         #expect(error.description.contains("/nonexistent/swallow.toml: cannot read file"))
     }
 }

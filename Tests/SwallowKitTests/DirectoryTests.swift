@@ -1,11 +1,14 @@
 import SMTPCore
-@testable import SwallowKit
 import Testing
+
+@testable import SwallowKit
 
 @Suite struct DirectoryTests {
     let directory = Directory(
         domains: [
-            DomainConfiguration(name: "example.test", mailboxes: ["alice", "bob"], aliases: ["team": ["alice", "bob"], "all": ["team", "carol@other.test"]]),
+            DomainConfiguration(
+                name: "example.test", mailboxes: ["alice", "bob"],
+                aliases: ["team": ["alice", "bob"], "all": ["team", "carol@other.test"]]),
             DomainConfiguration(name: "other.test", mailboxes: ["carol", "alice"]),
         ],
         catchAll: false)
@@ -22,7 +25,9 @@ import Testing
         #expect(rcpt("alice", "example.test") == .deliver([box("alice", "example.test")]))
         #expect(rcpt("ALICE", "Example.TEST") == .deliver([box("alice", "example.test")]))
         #expect(rcpt("team", "example.test") == .deliver([box("alice", "example.test"), box("bob", "example.test")]))
-        #expect(rcpt("all", "example.test") == .deliver([box("alice", "example.test"), box("bob", "example.test"), box("carol", "other.test")]))
+        #expect(
+            rcpt("all", "example.test")
+                == .deliver([box("alice", "example.test"), box("bob", "example.test"), box("carol", "other.test")]))
         #expect(rcpt("zed", "example.test") == .unknownUser)
         #expect(rcpt("alice", "gmail.example") == .notLocal)
         #expect(rcpt("alice", "[127.0.0.1]") == .notLocal)
@@ -46,7 +51,9 @@ import Testing
         let ambiguous = directory.verify("alice")
         #expect(ambiguous.code == 553)
         #expect(ambiguous.enhancedCode == .init(5, 1, 4))
-        #expect(directory.expand("team") == Reply(250, .init(2, 1, 5), lines: ["<alice@example.test>", "<bob@example.test>"]))
+        #expect(
+            directory.expand("team")
+                == Reply(250, .init(2, 1, 5), lines: ["<alice@example.test>", "<bob@example.test>"]))
         #expect(directory.expand("nolist").code == 550)
     }
 

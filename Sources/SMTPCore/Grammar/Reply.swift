@@ -39,7 +39,9 @@ public struct Reply: Sendable, Hashable, Error, CustomStringConvertible {
         return out
     }
 
-    public var description: String { lines.count == 1 ? "\(code) \(enhancedCode.map { "\($0) " } ?? "")\(lines[0])" : wireText }
+    public var description: String {
+        lines.count == 1 ? "\(code) \(enhancedCode.map { "\($0) " } ?? "")\(lines[0])" : wireText
+    }
 }
 
 extension String {

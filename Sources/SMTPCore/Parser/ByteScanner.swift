@@ -28,7 +28,8 @@ struct ByteScanner {
     mutating func consumeCaseInsensitive(_ literal: String) -> Bool {
         let expected = Array(literal.utf8)
         guard bytes.count - index >= expected.count else { return false }
-        for (offset, byte) in expected.enumerated() where byte.asciiUppercased != bytes[index + offset].asciiUppercased {
+        for (offset, byte) in expected.enumerated() where byte.asciiUppercased != bytes[index + offset].asciiUppercased
+        {
             return false
         }
         index += expected.count

@@ -69,7 +69,9 @@ public enum CommandParser {
             }
             return .rcpt(path, try ParameterParser.rcptParameters(try ParameterParser.split(&scanner)))
         case .data, .rset, .quit, .turn, .startTLS:
-            guard scanner.isAtEnd else { throw Reply(501, .init(5, 5, 4), "Syntax: \(verb.rawValue) takes no arguments") }
+            guard scanner.isAtEnd else {
+                throw Reply(501, .init(5, 5, 4), "Syntax: \(verb.rawValue) takes no arguments")
+            }
             switch verb {
             case .data: return .data
             case .rset: return .rset
@@ -101,7 +103,9 @@ public enum CommandParser {
             let mechanism = scanner.token()
             scanner.skipSpaces()
             let response = scanner.token()
-            guard !mechanism.isEmpty else { throw Reply(501, .init(5, 5, 4), "Syntax: AUTH mechanism [initial-response]") }
+            guard !mechanism.isEmpty else {
+                throw Reply(501, .init(5, 5, 4), "Syntax: AUTH mechanism [initial-response]")
+            }
             return .auth(
                 mechanism: mechanism.asciiUppercasedString,
                 initialResponse: response.isEmpty ? nil : String(decoding: response, as: UTF8.self))

@@ -278,7 +278,8 @@ public struct ServerStateMachine: Sendable {
             self.transaction = transaction
             pending = .chunk(last: last, refusal: nil)
             let deliver = transaction.chunkRefusal == nil
-            return .receiveChunk(size: size, open: first && deliver ? envelope(for: transaction) : nil, deliver: deliver)
+            return .receiveChunk(
+                size: size, open: first && deliver ? envelope(for: transaction) : nil, deliver: deliver)
         } else {
             refusal = transaction == nil ? .needMail : .needRecipient
             pending = .chunk(last: last, refusal: refusal)
