@@ -40,8 +40,8 @@ public struct SMTPServerConfiguration: Sendable {
         commandTimeout: Duration = .seconds(300),
         dataTimeout: Duration = .seconds(600),
         sessionTimeout: Duration = .seconds(3600),
-        maxConnections: Int = 200,
-        maxConnectionsPerClient: Int = 20,
+        maxConnections: Int = 500,
+        maxConnectionsPerClient: Int = 100,
         shutdownGracePeriod: Duration = .seconds(10),
         addReceivedHeader: Bool = true
     ) {

@@ -17,8 +17,8 @@ public struct SwallowConfiguration: Sendable {
     public var maxMessageSize: Int = 25 * 1024 * 1024
     public var maxRecipients: Int = 100
     public var maxErrors: Int = 10
-    public var maxConnections: Int = 200
-    public var maxConnectionsPerClient: Int = 20
+    public var maxConnections: Int = 500
+    public var maxConnectionsPerClient: Int = 100
 
     /// Seconds.
     public var commandTimeout: Int = 300

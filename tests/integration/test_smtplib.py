@@ -145,6 +145,7 @@ def test_smtputf8_recipient_catch_all(server_factory):
 
 def test_non_ascii_address_without_smtputf8_refused(server):
     with server.smtp() as s:
+        s.command_encoding = "utf-8"
         s.ehlo("client.test")
         code, text = s.docmd("MAIL FROM:<jörg@absender.test>")
         assert (code, text[:5]) == (553, b"5.6.7"), (code, text)
