@@ -40,8 +40,10 @@ private let validPaths: [(path: String, localPart: String, domain: String)] = [
     ("<\u{FC}ser@example.com>", "\u{FC}ser", "example.com"),
     ("<user@b\u{FC}cher.example>", "user", "b\u{FC}cher.example"),
     ("<\u{7528}\u{6237}@\u{4F8B}\u{5B50}.\u{5E7F}\u{544A}>", "\u{7528}\u{6237}", "\u{4F8B}\u{5B50}.\u{5E7F}\u{544A}"),
-    ("<\u{418}\u{432}\u{430}\u{43D}@\u{43F}\u{440}\u{438}\u{43C}\u{435}\u{440}.\u{440}\u{444}>",
-     "\u{418}\u{432}\u{430}\u{43D}", "\u{43F}\u{440}\u{438}\u{43C}\u{435}\u{440}.\u{440}\u{444}"),
+    (
+        "<\u{418}\u{432}\u{430}\u{43D}@\u{43F}\u{440}\u{438}\u{43C}\u{435}\u{440}.\u{440}\u{444}>",
+        "\u{418}\u{432}\u{430}\u{43D}", "\u{43F}\u{440}\u{438}\u{43C}\u{435}\u{440}.\u{440}\u{444}"
+    ),
     ("<\"\u{FC} ser\"@example.com>", "\"\u{FC} ser\"", "example.com"),
     ("<\u{1F600}@example.com>", "\u{1F600}", "example.com"),
 ]

@@ -31,10 +31,10 @@ enum AddressParser {
         let start = scanner.index
         // A-d-l = At-domain *( "," At-domain ) ; At-domain = "@" Domain
         if scanner.peek == UInt8(ascii: "@") {
-            while scanner.consume(UInt8(ascii: "@")) {
+            repeat {
+                guard scanner.consume(UInt8(ascii: "@")) else { throw .syntax }
                 _ = try parseDomainOrLiteral(&scanner)
-                if !scanner.consume(UInt8(ascii: ",")) { break }
-            }
+            } while scanner.consume(UInt8(ascii: ","))
             guard scanner.consume(UInt8(ascii: ":")) else { throw .syntax }
         }
         let mailbox = try parseMailbox(&scanner)

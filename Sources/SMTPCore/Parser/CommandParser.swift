@@ -36,7 +36,7 @@ public enum CommandParser {
         case .helo, .ehlo:
             let name = scanner.token()
             scanner.skipSpaces()
-            guard !name.isEmpty, name.allSatisfy({ (33...126).contains($0) }),
+            guard !name.isEmpty, scanner.isAtEnd, name.allSatisfy({ (33...126).contains($0) }),
                 let string = String(validating: name, as: UTF8.self)
             else { throw Reply(501, .init(5, 5, 4), "Syntax: \(verb.rawValue) hostname") }
             return verb == .helo ? .helo(string) : .ehlo(string)

@@ -44,7 +44,7 @@ enum ParameterParser {
                 }
                 result.size = Int(value) ?? Int.max
             case "BODY":
-                guard let value, let body = BodyType(rawValue: value.uppercased()) else {
+                guard let value, let body = BodyType(rawValue: value.utf8.asciiUppercasedString) else {
                     throw syntax("Syntax: BODY=7BIT|8BITMIME|BINARYMIME")
                 }
                 result.body = body
@@ -52,12 +52,12 @@ enum ParameterParser {
                 guard value == nil else { throw syntax("SMTPUTF8 takes no value") }
                 result.smtpUTF8 = true
             case "RET":
-                guard let value, let ret = DSNReturn(rawValue: value.uppercased()) else {
+                guard let value, let ret = DSNReturn(rawValue: value.utf8.asciiUppercasedString) else {
                     throw syntax("Syntax: RET=FULL|HDRS")
                 }
                 result.dsnReturn = ret
             case "ENVID":
-                guard let value, let decoded = XText.decode(value), value.utf8.count <= 100 else {
+                guard let value, let decoded = decodePrintable(value), value.utf8.count <= 100 else {
                     throw syntax("Syntax: ENVID=<xtext, at most 100 characters>")
                 }
                 result.envelopeID = decoded
@@ -76,7 +76,7 @@ enum ParameterParser {
                 // notify-esmtp-value = "NEVER" / 1#notify-list-element
                 guard let value else { throw syntax("Syntax: NOTIFY=NEVER|SUCCESS,FAILURE,DELAY") }
                 var notify = DSNNotify()
-                let elements = value.uppercased().split(separator: ",", omittingEmptySubsequences: false)
+                let elements = value.utf8.asciiUppercasedString.split(separator: ",", omittingEmptySubsequences: false)
                 for element in elements {
                     switch element {
                     case "NEVER": notify.never = true
@@ -93,7 +93,7 @@ enum ParameterParser {
                 guard let value, let semicolon = value.firstIndex(of: ";"),
                     case let type = String(value[..<semicolon]), !type.isEmpty,
                     type.utf8.allSatisfy({ $0.isLetDig || $0 == UInt8(ascii: "-") }),
-                    let address = XText.decode(String(value[value.index(after: semicolon)...])), !address.isEmpty
+                    let address = decodePrintable(String(value[value.index(after: semicolon)...])), !address.isEmpty
                 else { throw syntax("Syntax: ORCPT=addr-type;xtext") }
                 result.originalRecipient = OriginalRecipient(addressType: type, address: address)
             default:
@@ -101,6 +101,15 @@ enum ParameterParser {
             }
         }
         return result
+    }
+
+    /// Decodes xtext whose value is to be echoed into headers and DSNs (`Original-Envelope-Id:`,
+    /// `Original-Recipient:`): control characters such as an encoded CR LF (`+0D+0A`) are refused.
+    private static func decodePrintable(_ xtext: String) -> String? {
+        guard let decoded = XText.decode(xtext), !decoded.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            return nil
+        }
+        return decoded
     }
 }
 

@@ -34,7 +34,7 @@ public enum HelpText {
                     "HELP <command> describes one command. See RFC 5321.",
                 ])
         }
-        guard let verb = Verb(rawValue: topic.uppercased()), let lines = topics[verb] else {
+        guard let verb = Verb(rawValue: topic.utf8.asciiUppercasedString), let lines = topics[verb] else {
             return Reply(504, .init(5, 5, 1), "HELP topic \"\(topic.prefix(40))\" unknown")
         }
         return Reply(214, .init(2, 0, 0), lines: lines)
