@@ -232,36 +232,36 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     /// The next command line, ended by CRLF only: a bare LF stays inside the line, where the parser refuses it.
     private func nextLine() -> LineResult {
-        let view = buffer.readableBytesView
         let limit = CommandParser.maxLineLength
-        var index = view.startIndex
-        while let lf = view[index...].firstIndex(of: .lf) {
-            if lf > view.startIndex, view[lf - 1] == .cr {
-                guard lf - view.startIndex + 1 <= limit else { return .tooLong }
-                let line = Array(view[view.startIndex..<(lf - 1)])
-                buffer.moveReaderIndex(forwardBy: lf - view.startIndex + 1)
-                return .line(line)
-            }
-            index = lf + 1
-            if index - view.startIndex > limit { return .tooLong }
+        guard let length = lineLength(searchingAtMost: limit) else {
+            return buffer.readableBytes >= limit ? .tooLong : .needMore
         }
-        return view.count >= limit ? .tooLong : .needMore
+        let line = buffer.readBytes(length: length - 2)!
+        buffer.moveReaderIndex(forwardBy: 2)
+        return .line(line)
     }
 
     private func discardThroughLineEnd() -> Bool {
-        let view = buffer.readableBytesView
-        var index = view.startIndex
-        while let lf = view[index...].firstIndex(of: .lf) {
-            if lf > view.startIndex, view[lf - 1] == .cr {
-                buffer.moveReaderIndex(forwardBy: lf - view.startIndex + 1)
-                return true
-            }
-            index = lf + 1
+        if let length = lineLength(searchingAtMost: buffer.readableBytes) {
+            buffer.moveReaderIndex(forwardBy: length)
+            return true
         }
         // Keep a trailing CR: its LF may be in the next read.
-        let keep = view.last == .cr ? 1 : 0
-        buffer.moveReaderIndex(forwardBy: view.count - keep)
+        let keep = buffer.readableBytesView.last == .cr ? 1 : 0
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes - keep)
         return false
+    }
+
+    /// The length of the first line, CRLF included, if it ends within the first `limit` readable bytes.
+    private func lineLength(searchingAtMost limit: Int) -> Int? {
+        let view = buffer.readableBytesView
+        let end = view.startIndex + min(limit, view.count)
+        var index = view.startIndex
+        while let lf = view[index..<end].firstIndex(of: .lf) {
+            if lf > view.startIndex, view[lf - 1] == .cr { return lf - view.startIndex + 1 }
+            index = lf + 1
+        }
+        return nil
     }
 
     // MARK: Actions
