@@ -96,14 +96,18 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         idleTimer?.cancel()
         sessionTimer?.cancel()
         if admitted {
-            registry.remove(context.channel, client: connection.clientAddress)
             let sink = self.sink
             let session = self.session
+            let registry = self.registry
+            let channel = context.channel
+            let client = connection.clientAddress
             self.sink = nil
+            // The connection counts as open until its message is cleaned up, so that shutdown waits for it.
             Task {
                 await sink?.abort()
                 if sink != nil { await session?.reset() }
                 await session?.logout()
+                registry.remove(channel, client: client)
             }
             let seconds = Double((NIODeadline.now() - connectedAt).nanoseconds) / 1e9
             logger.info(
@@ -120,8 +124,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         var incoming = unwrapInboundIn(data)
         guard !isClosed else { return }
         buffer.writeBuffer(&incoming)
-        armIdleTimer(context)
         process(context)
+        // After processing: the mode the bytes left us in (command, DATA or BDAT) decides the timeout.
+        armIdleTimer(context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -416,6 +421,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             guard !self.isClosed else { return }
             then(result)
             self.process(context)
+            self.armIdleTimer(context)
             self.releaseHeldRead(context)
         }
     }
@@ -450,6 +456,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     private func armIdleTimer(_ context: ChannelHandlerContext) {
         idleTimer?.cancel()
+        guard !isClosed else { return }
         let timeout: Duration
         switch mode {
         case .data, .chunk: timeout = configuration.dataTimeout

@@ -368,6 +368,7 @@ class SwallowServer:
         self.proc: subprocess.Popen | None = None
         self.exit_code: int | None = None
         self.died_early = False
+        self.signalled = False
 
     # lifecycle -------------------------------------------------------------------------------------------------
 
@@ -412,6 +413,11 @@ class SwallowServer:
         self.exit_code = self.proc.returncode
         self._close_logs()
         return self.exit_code
+
+    def signal(self, sig):
+        """Sends `sig` to the server; its exit is then expected, not reported as a crash."""
+        self.signalled = True
+        self.proc.send_signal(sig)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
@@ -553,12 +559,13 @@ def server_factory(swallow_bin, tmp_path, request):
     crashed = []
     for server in servers:
         was_running = server.proc is not None and server.exit_code is None and server.proc.poll() is None
-        died = server.proc is not None and server.exit_code is None and server.proc.poll() is not None
+        died = (server.proc is not None and server.exit_code is None and not server.signalled
+                and server.proc.poll() is not None)
         server.stop()
         if died:
             crashed.append(f"port {server.port}: exit status {server.proc.returncode}\n{server.logs()}")
         failed = getattr(request.node, "rep_call", None)
-        if failed is not None and failed.failed and (was_running or died):
+        if failed is not None and failed.failed:
             print(f"\n=== server on port {server.port} ===\n{server.logs()}")
     if crashed:
         pytest.fail("swallow died during the test (not by our SIGTERM):\n" + "\n".join(crashed), pytrace=False)

@@ -339,6 +339,21 @@ def test_message_of_exactly_max_size_accepted(server):
     check_trace(server.wait_delivered("alice", 1)[0].read_bytes(), "s@client.test", msg)
 
 
+def test_message_one_octet_over_max_size_refused(server):
+    head = make_message(subject="one too many", body="")
+    lines, rest = divmod(MAX_SIZE + 1 - len(head), 100)
+    if rest == 1:
+        lines, rest = lines - 1, rest + 100
+    msg = head + (b"y" * 98 + b"\r\n") * lines + (b"z" * (rest - 2) + b"\r\n" if rest else b"")
+    assert len(msg) == MAX_SIZE + 1, len(msg)
+    with server.connect() as c:
+        c.start()
+        r = c.transaction("s@client.test", ["alice@example.test"], msg, expect_ok=False)
+        expect(r, 552, "5.3.4")
+    assert server.all_files() == []
+    server.assert_no_tmp()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Hostile command lines
 
@@ -520,3 +535,32 @@ def test_greeting_wait_client_talks_first(server):
         assert r.code in (250, 554, 503), r
         if r.code == 250:
             expect(c.read_reply(), 250)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hostile local parts must not escape the mail directory
+
+
+@pytest.mark.parametrize("local", ['"../../../escape"', '"../x"', "a/../../b", ".hidden", "..", '"."', "a/b",
+                                   '"x\\\\/y"', "con%2Fx"], ids=lambda x: x)
+def test_local_part_cannot_escape_mail_dir(server_factory, local):
+    srv = server_factory({"policy": {"catch_all": True}})
+    with srv.connect() as c:
+        c.start()
+        expect(c.cmd("MAIL FROM:<s@client.test>"), 250)
+        r = c.cmd(f"RCPT TO:<{local}@example.test>")
+        if r.code != 250:
+            assert 500 <= r.code < 600, r  # refusing such a name is fine
+            return
+        expect(c.cmd("DATA"), 354)
+        c.send(make_message(subject="escape") + b".\r\n")
+        r = c.read_reply()
+    if r.code != 250:
+        return
+    domain_dir = (srv.data_dir / "mail" / "example.test").resolve()
+    everything = [p for p in srv.workdir.rglob("*") if p.is_file() and p.parent.name == "new"]
+    assert len(everything) == 1, everything
+    stored = everything[0].resolve()
+    assert stored.parent.parent.parent == domain_dir, f"{local!r} was delivered to {stored}, outside {domain_dir}"
+    assert not stored.parent.parent.name.startswith("."), f"{local!r} created a hidden mailbox {stored}"
+    assert stored.parent.parent.name not in ("", ".", ".."), stored

@@ -4,6 +4,7 @@ import email.generator
 import email.policy
 import io
 import smtplib
+import urllib.parse
 from email.message import EmailMessage
 
 import pytest
@@ -139,7 +140,8 @@ def test_smtputf8_recipient_catch_all(server_factory):
         refused = s.sendmail("sender@client.test", ["jörg@example.test"], msg, mail_options=["SMTPUTF8"])
         assert refused == {}
     files = srv.wait_all_delivered(1)
-    assert files[0].parent.parent.name == "jörg", f"expected the Maildir of jörg: {files[0]}"
+    # the Maildir of jörg: named by the local part (percent-escaping of non-plain names is allowed)
+    assert urllib.parse.unquote(files[0].parent.parent.name) == "jörg", f"expected the Maildir of jörg: {files[0]}"
     check_trace(files[0].read_bytes(), "sender@client.test", msg, protocol="UTF8SMTP")
 
 
@@ -195,3 +197,31 @@ def test_quit(server):
     s = server.smtp()
     code, text = s.quit()
     assert code == 221 and text.startswith(b"2.0.0"), (code, text)
+
+
+def test_same_recipient_twice_one_copy(server):
+    msg = make_message(subject="twice")
+    with server.smtp() as s:
+        refused = s.sendmail("sender@client.test", ["bob@example.test", "BOB@example.test", "bob@example.test"], msg)
+        assert refused == {}
+    check_trace(server.wait_delivered("bob", 1)[0].read_bytes(), "sender@client.test", msg)
+    assert len(server.all_files()) == 1, server.all_files()
+
+
+def test_local_part_case_is_ignored(server):
+    msg = make_message(subject="upper case")
+    with server.smtp() as s:
+        s.sendmail("sender@client.test", ["ALICE@example.test"], msg)
+    check_trace(server.wait_delivered("alice", 1)[0].read_bytes(), "sender@client.test", msg)
+    assert len(server.all_files()) == 1, server.all_files()
+
+
+def test_postmaster_is_delivered(server):
+    msg = make_message(subject="for the postmaster")
+    with server.smtp() as s:
+        s.sendmail("sender@client.test", ["postmaster"], msg)
+        s.sendmail("sender@client.test", ["postmaster@example.test"], msg)
+    files = server.wait_all_delivered(2)
+    for f in files:
+        assert f.parent.parent.name == "postmaster" and f.parent.parent.parent.name == "example.test", f
+        check_trace(f.read_bytes(), "sender@client.test", msg)
