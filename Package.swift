@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // Sans-IO protocol core: grammar, parser, replies, session state machine. No NIO, no disk, no clock.
@@ -31,9 +34,30 @@ let package = Package(
                 "SMTPCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // SASL mechanisms and password credentials (SCRAM keys, PBKDF2): the only target with swift-crypto besides TLS.
+        .target(
+            name: "SMTPAuth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // Certificates: loading PEM, SNI, reload, self-signed generation.
+        .target(
+            name: "SwallowTLS",
+            dependencies: [
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
@@ -50,17 +74,19 @@ let package = Package(
         .target(
             name: "SwallowKit",
             dependencies: [
-                "SMTPCore", "SMTPServer", "MailStore",
+                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "SwallowCLI",
             dependencies: [
-                "SwallowKit", "SMTPServer",
+                "SwallowKit", "SMTPServer", "SMTPAuth", "SwallowTLS", "MailStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -82,6 +108,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MailStoreTests", dependencies: ["MailStore"], swiftSettings: strict),
+        .testTarget(name: "SMTPAuthTests", dependencies: ["SMTPAuth"], swiftSettings: strict),
+        .testTarget(name: "SwallowTLSTests", dependencies: ["SwallowTLS"], swiftSettings: strict),
         .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -10,12 +10,20 @@ public struct ConnectionInfo: Sendable, Hashable {
     public var clientPort: Int
     /// The address the client connected to.
     public var serverAddress: String
+    /// What the listener the client connected to is for.
+    public var listener: ListenerKind
 
-    public init(id: String, clientAddress: String, clientPort: Int, serverAddress: String) {
+    public init(id: String, clientAddress: String, clientPort: Int, serverAddress: String, listener: ListenerKind = .smtp) {
         self.id = id
         self.clientAddress = clientAddress
         self.clientPort = clientPort
         self.serverAddress = serverAddress
+        self.listener = listener
+    }
+
+    /// Whether the client connects from 127.0.0.0/8 or ::1.
+    public var isLoopback: Bool {
+        clientAddress.hasPrefix("127.") || clientAddress == "::1" || clientAddress.hasPrefix("::ffff:127.")
     }
 }
 
@@ -40,6 +48,8 @@ public protocol SMTPSession: Sendable {
     func verify(_ name: String) async -> Reply
     /// `EXPN`, when the policy lets it through. The default answers 502.
     func expand(_ name: String) async -> Reply
+    /// The client authenticated (AUTH succeeded) as `user`; later MAIL and RCPT calls are on its behalf.
+    func authenticated(as user: String) async
     /// The transaction is over (RSET, HELO/EHLO, after a message), whatever its outcome.
     func reset() async
     /// The connection is closed.
@@ -50,6 +60,7 @@ extension SMTPSession {
     public func mail(from sender: ReversePath, parameters: MailParameters) async throws {}
     public func verify(_ name: String) async -> Reply { .cannotVerify }
     public func expand(_ name: String) async -> Reply { .expnDisabled }
+    public func authenticated(as user: String) async {}
     public func reset() async {}
     public func logout() async {}
 }
@@ -62,4 +73,18 @@ public protocol MessageSink: Sendable {
     func commit() async throws
     /// The message is abandoned (client left, too large, refused): nothing may remain of it.
     func abort() async
+}
+
+/// Checks AUTH credentials (RFC 4954): the mechanisms offered and one exchange per AUTH command.
+public protocol SMTPAuthenticator: Sendable {
+    /// SASL mechanism names, in the order EHLO lists them.
+    var mechanisms: [String] { get }
+    func makeExchange(mechanism: String, connection: ConnectionInfo) -> any SASLExchange
+}
+
+/// The server side of one SASL exchange. Steps are called one at a time, off the event loop, so slow password
+/// hashing is fine here.
+public protocol SASLExchange: Sendable {
+    /// `response` is the client's decoded response; nil for an AUTH command without an initial response.
+    func step(_ response: [UInt8]?) async -> AuthStep
 }

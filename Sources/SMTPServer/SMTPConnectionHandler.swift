@@ -1,6 +1,8 @@
 import Logging
 import Metrics
 import NIOCore
+import NIOSSL
+import NIOTLS
 import SMTPCore
 
 /// Drives one SMTP connection: frames the byte stream, feeds `ServerStateMachine`, and carries out the actions
@@ -23,6 +25,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private let configuration: SMTPServerConfiguration
     private let backend: any SMTPBackend
     private let registry: ConnectionRegistry
+    private let throttle: AuthThrottle
+    private let listener: ListenerKind
     private var logger: Logger
     private var machine: ServerStateMachine
     private var session: (any SMTPSession)?
@@ -42,6 +46,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var bodySize = 0
     private var sinkFailure: Reply?
     private var openRefusal: Reply?
+    private var exchange: (any SASLExchange)?
+    /// The negotiated TLS version, for the `Received:` header.
+    private var tlsVersion: String?
 
     private var idleTimer: Scheduled<Void>?
     private var sessionTimer: Scheduled<Void>?
@@ -49,13 +56,27 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var accepted = 0
     private var refused = 0
 
-    init(configuration: SMTPServerConfiguration, backend: any SMTPBackend, registry: ConnectionRegistry, logger: Logger)
-    {
+    init(
+        configuration: SMTPServerConfiguration, listener: ListenerKind, backend: any SMTPBackend,
+        registry: ConnectionRegistry, throttle: AuthThrottle, logger: Logger
+    ) {
         self.configuration = configuration
+        self.listener = listener
         self.backend = backend
         self.registry = registry
+        self.throttle = throttle
         self.logger = logger
         self.machine = ServerStateMachine(configuration: configuration.session)
+    }
+
+    /// The protocol settings for this connection: what its listener is for, whether it is on loopback.
+    private func sessionConfiguration() -> SessionConfiguration {
+        var session = configuration.session
+        session.startTLS = configuration.tls != nil && listener != .submissions
+        session.authMechanisms = configuration.authenticator?.mechanisms ?? []
+        session.authWithoutTLS = configuration.authWithoutTLSOnLoopback && connection.isLoopback
+        session.requireAuth = listener != .smtp
+        return session
     }
 
     // MARK: Channel events
@@ -65,6 +86,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         connection.clientAddress = remote?.ipAddress ?? "unknown"
         connection.clientPort = remote?.port ?? 0
         connection.serverAddress = context.localAddress?.ipAddress ?? "unknown"
+        connection.listener = listener
+        machine = ServerStateMachine(configuration: sessionConfiguration())
+        machine.isTLS = listener == .submissions
         logger[metadataKey: "conn"] = "\(connection.id)"
         logger[metadataKey: "client"] = "\(connection.clientAddress)"
         Counter(label: "swallow_smtp_connections_total").increment()
@@ -147,6 +171,12 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            let version = try? context.pipeline.syncOperations.nioSSL_tlsVersion()
+            tlsVersion = version.map(Self.describe)
+            logger.debug("TLS established", metadata: ["tls": "\(tlsVersion ?? "?")"])
+            return
+        }
         guard let event = event as? ShutdownEvent else { return context.fireUserInboundEventTriggered(event) }
         switch event {
         case .drain:
@@ -237,7 +267,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     /// The next command line, ended by CRLF only: a bare LF stays inside the line, where the parser refuses it.
     private func nextLine() -> LineResult {
-        let limit = CommandParser.maxLineLength
+        let limit = machine.lineLimit(forLineStarting: buffer.readableBytesView.prefix(5))
         guard let length = lineLength(searchingAtMost: limit) else {
             return buffer.readableBytes >= limit ? .tooLong : .needMore
         }
@@ -311,6 +341,26 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             }
         case .commit:
             commit(context)
+        case .startTLS(let reply):
+            startTLS(reply, context)
+        case .authenticate(let mechanism, let initialResponse):
+            guard let authenticator = configuration.authenticator, !throttle.isBlocked(connection.clientAddress) else {
+                logger.notice("AUTH refused: too many failures from this address")
+                return perform(machine.authStepped(.failure(.throttled)), context)
+            }
+            let exchange = authenticator.makeExchange(mechanism: mechanism, connection: connection)
+            self.exchange = exchange
+            authStep(exchange, initialResponse, context)
+        case .continueAuthentication(let response):
+            guard let exchange else { return perform(machine.authStepped(.failure(.temporary)), context) }
+            authStep(exchange, response, context)
+        case .authenticated(let user):
+            let session = self.session!
+            exchange = nil
+            logger.info("authenticated", metadata: ["user": "\(user)"])
+            call(context, { await session.authenticated(as: user) }) { _ in
+                self.perform(self.machine.authenticationRecorded(), context)
+            }
         case .abortMessage(let reply):
             let sink = self.sink
             let session = self.session!
@@ -328,6 +378,46 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    private func authStep(_ exchange: any SASLExchange, _ response: [UInt8]?, _ context: ChannelHandlerContext) {
+        call(context, { await exchange.step(response) }) { result in
+            let step = (try? result.get()) ?? .failure(.temporary)
+            if case .failure(let failure) = step, failure == .badCredentials || failure == .malformed {
+                // Never the payload: only that it failed, and from where.
+                self.logger.notice("authentication failed", metadata: ["reason": "\(failure)"])
+                self.throttle.recordFailure(self.connection.clientAddress)
+                self.exchange = nil
+            }
+            self.perform(self.machine.authStepped(step), context)
+        }
+    }
+
+    /// RFC 3207: the 220 leaves in plaintext, then TLS starts before another byte is read. Whatever the client
+    /// sent after STARTTLS in plaintext is thrown away (CVE-2011-0411), never read as a command inside TLS.
+    private func startTLS(_ reply: Reply, _ context: ChannelHandlerContext) {
+        guard let makeContext = configuration.tls else { return close(context, after: [.localError]) }
+        send([reply], context)
+        context.flush()
+        if buffer.readableBytes > 0 {
+            logger.notice("discarded \(buffer.readableBytes) plaintext bytes sent after STARTTLS")
+        }
+        buffer.clear()
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: makeContext()), position: .first)
+        } catch {
+            logger.error("cannot start TLS: \(error)")
+            close(context, after: [])
+        }
+    }
+
+    static func describe(_ version: TLSVersion) -> String {
+        switch version {
+        case .tlsv1: "TLSv1"
+        case .tlsv11: "TLSv1.1"
+        case .tlsv12: "TLSv1.2"
+        case .tlsv13: "TLSv1.3"
+        }
+    }
+
     /// Opens the backend's sink for a new message and writes the `Received:` header into it.
     private func open(_ envelope: Envelope, _ context: ChannelHandlerContext, then: @escaping (Reply?) -> Void) {
         let id = TransactionID.make()
@@ -340,7 +430,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             configuration.addReceivedHeader
             ? ReceivedHeader.render(
                 envelope: envelope, clientAddress: connection.clientAddress, hostname: configuration.session.hostname,
-                id: id, date: RFC5322Date.now()) : nil
+                id: id, date: RFC5322Date.now(), tls: tlsVersion) : nil
         call(
             context,
             {

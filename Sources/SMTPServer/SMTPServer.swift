@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -18,6 +19,7 @@ public final class SMTPServer: Service, Sendable {
     private let logger: Logger
     private let group: any EventLoopGroup
     private let registry: ConnectionRegistry
+    private let throttle: AuthThrottle
     private let state = Mutex(State())
 
     private struct State {
@@ -39,6 +41,8 @@ public final class SMTPServer: Service, Sendable {
         self.group = eventLoopGroup
         self.registry = ConnectionRegistry(
             maxConnections: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient)
+        self.throttle = AuthThrottle(
+            limit: configuration.authFailuresPerClient, window: configuration.authThrottleWindow)
     }
 
     /// The addresses the server listens on, once it does (useful with port 0).
@@ -125,7 +129,10 @@ public final class SMTPServer: Service, Sendable {
         var channels: [any Channel] = []
         do {
             for address in configuration.listen {
-                let channel = try await makeBootstrap().bind(host: address.host, port: address.port).get()
+                if address.kind == .submissions && configuration.tls == nil {
+                    throw SMTPServerError(message: "listener \(address) needs TLS, but no certificate is configured")
+                }
+                let channel = try await makeBootstrap(address.kind).bind(host: address.host, port: address.port).get()
                 channels.append(channel)
             }
         } catch {
@@ -135,10 +142,11 @@ public final class SMTPServer: Service, Sendable {
         return channels
     }
 
-    private func makeBootstrap() -> ServerBootstrap {
+    private func makeBootstrap(_ kind: ListenerKind) -> ServerBootstrap {
         let configuration = self.configuration
         let backend = self.backend
         let registry = self.registry
+        let throttle = self.throttle
         let logger = self.logger
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -149,10 +157,20 @@ public final class SMTPServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 256 * 1024))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if kind == .submissions, let tls = configuration.tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls()))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPConnectionHandler(
-                            configuration: configuration, backend: backend, registry: registry, logger: logger))
+                            configuration: configuration, listener: kind, backend: backend, registry: registry,
+                            throttle: throttle, logger: logger))
                 }
             }
     }
+}
+
+/// A server that cannot start as configured.
+public struct SMTPServerError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
 }

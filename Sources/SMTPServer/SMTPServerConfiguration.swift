@@ -1,13 +1,26 @@
+import NIOSSL
 import SMTPCore
+
+/// What a listener is for.
+public enum ListenerKind: String, Sendable, Hashable {
+    /// Mail exchange (port 25 style): anyone may deliver to local recipients; STARTTLS and AUTH are offered.
+    case smtp
+    /// Message submission (RFC 6409, port 587 style): AUTH is required before MAIL.
+    case submission
+    /// Submission over implicit TLS (RFC 8314, port 465 style): TLS from the first byte, then as `submission`.
+    case submissions
+}
 
 /// An address to listen on.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    public var kind: ListenerKind
 
-    public init(host: String, port: Int) {
+    public init(host: String, port: Int, kind: ListenerKind = .smtp) {
         self.host = host
         self.port = port
+        self.kind = kind
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
@@ -33,6 +46,17 @@ public struct SMTPServerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration
     /// Prepend a `Received:` trace header to every message (RFC 5321 §4.4).
     public var addReceivedHeader: Bool
+    /// The TLS context for a new connection (STARTTLS and implicit TLS); nil disables TLS. Called per connection,
+    /// so a provider that reloads certificates takes effect for new connections.
+    public var tls: (@Sendable () -> NIOSSLContext)?
+    /// Checks credentials for AUTH; nil disables AUTH.
+    public var authenticator: (any SMTPAuthenticator)?
+    /// Allow AUTH without TLS from loopback addresses (development only).
+    public var authWithoutTLSOnLoopback: Bool
+    /// Failed authentications tolerated from one client address within `authThrottleWindow` before AUTH is
+    /// refused (454 4.7.0) for that long.
+    public var authFailuresPerClient: Int
+    public var authThrottleWindow: Duration
 
     public init(
         listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)],
@@ -43,7 +67,12 @@ public struct SMTPServerConfiguration: Sendable {
         maxConnections: Int = 500,
         maxConnectionsPerClient: Int = 100,
         shutdownGracePeriod: Duration = .seconds(10),
-        addReceivedHeader: Bool = true
+        addReceivedHeader: Bool = true,
+        tls: (@Sendable () -> NIOSSLContext)? = nil,
+        authenticator: (any SMTPAuthenticator)? = nil,
+        authWithoutTLSOnLoopback: Bool = false,
+        authFailuresPerClient: Int = 10,
+        authThrottleWindow: Duration = .seconds(300)
     ) {
         self.listen = listen
         self.session = session
@@ -54,6 +83,11 @@ public struct SMTPServerConfiguration: Sendable {
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.shutdownGracePeriod = shutdownGracePeriod
         self.addReceivedHeader = addReceivedHeader
+        self.tls = tls
+        self.authenticator = authenticator
+        self.authWithoutTLSOnLoopback = authWithoutTLSOnLoopback
+        self.authFailuresPerClient = authFailuresPerClient
+        self.authThrottleWindow = authThrottleWindow
     }
 }
 

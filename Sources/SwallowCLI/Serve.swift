@@ -50,7 +50,7 @@ struct Serve: AsyncParsableCommand {
         do {
             daemon = try SwallowDaemon(configuration: configuration, logger: logger)
         } catch {
-            Options.printError("cannot use data directory \(configuration.dataDirectory): \(error)")
+            Options.printError(error)
             throw ExitCode.failure
         }
         let server = daemon.server
@@ -65,7 +65,8 @@ struct Serve: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: daemon.services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch {

@@ -5,7 +5,7 @@ public struct SwallowCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swallow",
         abstract: "Swallow, an SMTP mail server.",
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, UserCommand.self, CertCommand.self],
         defaultSubcommand: Serve.self
     )
 

@@ -1,5 +1,6 @@
 import SMTPCore
 import SMTPServer
+import SwallowTLS
 import TOMLKit
 
 #if canImport(Glibc)
@@ -109,24 +110,20 @@ private struct TableReader {
     mutating func read(_ root: TOMLTable) throws(ConfigurationError) -> SwallowConfiguration {
         var config = SwallowConfiguration()
         try checkKeys(
-            root, allowed: ["hostname", "listen", "data_dir", "log_level", "limits", "timeouts", "policy", "domains"],
+            root,
+            allowed: [
+                "hostname", "listen", "submission", "submissions", "data_dir", "log_level", "limits", "timeouts",
+                "policy", "domains", "tls", "auth",
+            ],
             prefix: "")
         if let hostname = try string(root, "hostname", "hostname") {
             guard Validation.isDomain(hostname) else { throw fail("hostname", "\"\(hostname)\" is not a host name") }
             config.hostname = hostname
         }
-        if let value = root["listen"] {
-            let list: [String]
-            if let single = value.string { list = [single] } else { list = try strings(value, "listen") }
-            guard !list.isEmpty else { throw fail("listen", "needs at least one address") }
-            config.listen = []
-            for (index, entry) in list.enumerated() {
-                guard let address = ListenAddress(parsing: entry) else {
-                    throw fail("listen[\(index)]", "\"\(entry)\" is not HOST:PORT (for IPv6: [ADDRESS]:PORT)")
-                }
-                config.listen.append(address)
-            }
-        }
+        if let addresses = try listeners(root, "listen", .smtp) { config.listen = addresses }
+        config.listen += try listeners(root, "submission", .submission) ?? []
+        config.listen += try listeners(root, "submissions", .submissions) ?? []
+        guard !config.listen.isEmpty else { throw fail("listen", "needs at least one address") }
         if let dir = try string(root, "data_dir", "data_dir") {
             guard !dir.isEmpty else { throw fail("data_dir", "must not be empty") }
             config.dataDirectory = dir
@@ -185,6 +182,8 @@ private struct TableReader {
             }
             config.catchAll = try bool(policy, "catch_all", "policy.catch_all")
         }
+        if let tls = try subtable(root, "tls") { try readTLS(tls, into: &config) }
+        if let auth = try subtable(root, "auth") { try readAuth(auth, into: &config) }
         if let domains = try subtable(root, "domains") {
             for name in domains.keys.sorted() {
                 config.domains.append(try domain(name, domains[name]!))
@@ -197,9 +196,73 @@ private struct TableReader {
     func lookupPolicy(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> LookupPolicy? {
         guard let value = try string(table, key, "policy.\(key)") else { return nil }
         guard let policy = LookupPolicy(rawValue: value) else {
-            throw fail("policy.\(key)", "must be \"disabled\" or \"enabled\", not \"\(value)\"")
+            throw fail(
+                "policy.\(key)", "must be \"disabled\", \"enabled\" or \"authenticated\", not \"\(value)\"")
         }
         return policy
+    }
+
+    /// `key = "HOST:PORT"` or a list of them.
+    func listeners(_ root: TOMLTable, _ key: String, _ kind: ListenerKind) throws(ConfigurationError) -> [ListenAddress]? {
+        guard let value = root[key] else { return nil }
+        let list: [String]
+        if let single = value.string { list = [single] } else { list = try strings(value, key) }
+        var result: [ListenAddress] = []
+        for (index, entry) in list.enumerated() {
+            guard var address = ListenAddress(parsing: entry) else {
+                throw fail("\(key)[\(index)]", "\"\(entry)\" is not HOST:PORT (for IPv6: [ADDRESS]:PORT)")
+            }
+            address.kind = kind
+            result.append(address)
+        }
+        return result
+    }
+
+    mutating func readTLS(_ table: TOMLTable, into config: inout SwallowConfiguration) throws(ConfigurationError) {
+        try checkKeys(table, allowed: ["certificates"], prefix: "tls.")
+        guard let value = table["certificates"] else { return }
+        guard let array = value.array else { throw fail("tls.certificates", "expected an array of tables, found \(value.type)") }
+        for (index, element) in array.enumerated() {
+            let path = "tls.certificates[\(index)]"
+            guard let entry = element.table else { throw fail(path, "expected a table { cert = \"…\", key = \"…\" }") }
+            try checkKeys(entry, allowed: ["cert", "key"], prefix: path + ".")
+            guard let cert = try string(entry, "cert", path + ".cert") else { throw fail(path + ".cert", "is missing") }
+            guard let key = try string(entry, "key", path + ".key") else { throw fail(path + ".key", "is missing") }
+            config.certificates.append(CertificateFiles(certificatePath: cert, keyPath: key))
+        }
+    }
+
+    mutating func readAuth(_ table: TOMLTable, into config: inout SwallowConfiguration) throws(ConfigurationError) {
+        try checkKeys(
+            table,
+            allowed: [
+                "users_file", "mechanisms", "plaintext_on_loopback", "max_failures", "failures_per_client",
+                "throttle_window", "senders",
+            ],
+            prefix: "auth.")
+        config.usersFile = try string(table, "users_file", "auth.users_file") ?? config.usersFile
+        if let value = table["mechanisms"] {
+            let mechanisms = try strings(value, "auth.mechanisms").map { $0.uppercased() }
+            let known = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
+            for (index, mechanism) in mechanisms.enumerated() where !known.contains(mechanism) {
+                throw fail("auth.mechanisms[\(index)]", "\"\(mechanism)\" is not one of \(known.joined(separator: ", "))")
+            }
+            config.authMechanisms = mechanisms
+        }
+        config.authPlaintextOnLoopback =
+            try bool(table, "plaintext_on_loopback", "auth.plaintext_on_loopback") ?? config.authPlaintextOnLoopback
+        config.maxAuthFailures =
+            try integer(table, "max_failures", "auth.max_failures", range: 1...1000) ?? config.maxAuthFailures
+        config.authFailuresPerClient =
+            try integer(table, "failures_per_client", "auth.failures_per_client", range: 0...100_000)
+            ?? config.authFailuresPerClient
+        config.authThrottleWindow =
+            try integer(table, "throttle_window", "auth.throttle_window", range: 1...86_400) ?? config.authThrottleWindow
+        if let senders = try subtable(table, "senders") {
+            for user in senders.keys {
+                config.allowedSenders[user.lowercased()] = try strings(senders[user]!, "auth.senders.\(user)")
+            }
+        }
     }
 
     func domain(_ name: String, _ value: any TOMLValueConvertible) throws(ConfigurationError) -> DomainConfiguration {

@@ -3,6 +3,7 @@ import MailStore
 import NIOCore
 import SMTPCore
 import SMTPServer
+import Synchronization
 
 /// The daemon's backend: accepts recipients the `Directory` knows, refuses everything else (never an open relay),
 /// and delivers each message durably into the recipients' Maildirs with a `Return-Path:` header.
@@ -11,15 +12,31 @@ public struct LocalDeliveryBackend: SMTPBackend {
     /// Root of the Maildirs: `<mailDirectory>/<domain>/<local part>/{tmp,new,cur}`.
     public let mailDirectory: String
     public let hostname: String
+    /// Addresses an authenticated user may send as, besides its own: `user → [address or "@domain"]`.
+    public let allowedSenders: [String: [String]]
 
-    public init(directory: Directory, mailDirectory: String, hostname: String) {
+    public init(
+        directory: Directory, mailDirectory: String, hostname: String, allowedSenders: [String: [String]] = [:]
+    ) {
         self.directory = directory
         self.mailDirectory = mailDirectory
         self.hostname = hostname
+        self.allowedSenders = allowedSenders
     }
 
     public func makeSession(for connection: ConnectionInfo) -> any SMTPSession {
         LocalDeliverySession(backend: self)
+    }
+
+    /// Whether `user` may use `sender` as the envelope sender: its own address, or one it is allowed.
+    func may(_ user: String, sendAs sender: ReversePath) -> Bool {
+        guard let mailbox = sender.mailbox else { return false }
+        let address = "\(mailbox.canonicalLocalPart)@\(mailbox.domain)".lowercased()
+        if address == user.lowercased() { return true }
+        return (allowedSenders[user.lowercased()] ?? []).contains { pattern in
+            let pattern = pattern.lowercased()
+            return pattern.hasPrefix("@") ? address.hasSuffix(pattern) : pattern == address
+        }
     }
 
     func maildirs(for recipients: [Recipient]) -> [Maildir] {
@@ -35,14 +52,34 @@ public struct LocalDeliveryBackend: SMTPBackend {
     }
 }
 
-struct LocalDeliverySession: SMTPSession {
+final class LocalDeliverySession: SMTPSession {
     let backend: LocalDeliveryBackend
+    private let user = Mutex<String?>(nil)
+
+    init(backend: LocalDeliveryBackend) {
+        self.backend = backend
+    }
+
+    func authenticated(as user: String) async {
+        self.user.withLock { $0 = user }
+    }
+
+    func mail(from sender: ReversePath, parameters: MailParameters) async throws {
+        // An authenticated user speaks for itself only (RFC 6409 §6.1); anonymous senders are not checked here.
+        guard let user = user.withLock({ $0 }) else { return }
+        guard backend.may(user, sendAs: sender) else {
+            throw Reply(553, .init(5, 7, 1), "Sender address not owned by user \(user)")
+        }
+    }
 
     func rcpt(_ recipient: Recipient) async throws {
         switch backend.directory.resolve(recipient.path) {
         case .deliver: return
         case .unknownUser: throw Reply.noSuchUser
-        case .notLocal: throw Reply.relayDenied
+        case .notLocal:
+            // Never an open relay: only an authenticated user may send elsewhere, through the outbound queue.
+            guard user.withLock({ $0 }) != nil else { throw Reply.relayDenied }
+            throw Reply(451, .init(4, 7, 1), "Relaying for authenticated users is not available yet; try again later")
         }
     }
 

@@ -1,5 +1,6 @@
 import SMTPCore
 import SMTPServer
+import SwallowTLS
 
 #if canImport(Glibc)
     import Glibc
@@ -11,6 +12,8 @@ import SMTPServer
 /// 127.0.0.1:2525, accept mail for any recipient (catch-all), keep it under `./swallow-data`, relay nothing.
 public struct SwallowConfiguration: Sendable {
     public var hostname: String = SwallowConfiguration.systemHostname()
+    /// Mail exchange listeners (STARTTLS and AUTH offered), submission listeners (AUTH required) and
+    /// implicit-TLS submission listeners, each `kind` set accordingly.
     public var listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)]
     public var dataDirectory: String = "./swallow-data"
 
@@ -26,14 +29,30 @@ public struct SwallowConfiguration: Sendable {
     public var sessionTimeout: Int = 3600
     public var shutdownGrace: Int = 10
 
-    public var vrfy: LookupPolicy = .disabled
-    public var expn: LookupPolicy = .disabled
+    public var vrfy: LookupPolicy = .authenticated
+    public var expn: LookupPolicy = .authenticated
     public var bareLineEndings: DotUnstuffer.BareLineEndings = .reject
     /// Accept any recipient and create its mailbox on first delivery. When not set: on if no domain is configured.
     public var catchAll: Bool?
     public var domains: [DomainConfiguration] = []
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+
+    /// Certificates (PEM); the first is the default, the others are chosen by SNI. Empty: a self-signed
+    /// certificate is made in `<data dir>/tls` on first start, so STARTTLS works out of the box.
+    public var certificates: [CertificateFiles] = []
+
+    /// Where the users and their SCRAM credentials live; default `<data dir>/users`.
+    public var usersFile: String?
+    public var authMechanisms: [String] = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
+    /// Allow AUTH without TLS from 127.0.0.0/8 and ::1 (development only).
+    public var authPlaintextOnLoopback = false
+    public var maxAuthFailures = 3
+    public var authFailuresPerClient = 10
+    /// Seconds.
+    public var authThrottleWindow = 300
+    /// Addresses an authenticated user may use as sender besides its own: `user → [address or "@domain"]`.
+    public var allowedSenders: [String: [String]] = [:]
 
     public init() {}
 
@@ -42,16 +61,22 @@ public struct SwallowConfiguration: Sendable {
 
     /// Where the Maildirs live: `<data dir>/mail/<domain>/<local part>/`.
     public var mailDirectory: String { dataDirectory + "/mail" }
+    public var resolvedUsersFile: String { usersFile ?? dataDirectory + "/users" }
+    /// Where the development certificate is made when none is configured.
+    public var selfSignedDirectory: String { dataDirectory + "/tls" }
 
     public var serverConfiguration: SMTPServerConfiguration {
         SMTPServerConfiguration(
             listen: listen,
             session: SessionConfiguration(
                 hostname: hostname, maxMessageSize: maxMessageSize, maxRecipients: maxRecipients,
-                maxErrors: maxErrors, vrfy: vrfy, expn: expn, bareLineEndings: bareLineEndings),
+                maxErrors: maxErrors, vrfy: vrfy, expn: expn, bareLineEndings: bareLineEndings,
+                maxAuthFailures: maxAuthFailures),
             commandTimeout: .seconds(commandTimeout), dataTimeout: .seconds(dataTimeout),
             sessionTimeout: .seconds(sessionTimeout), maxConnections: maxConnections,
-            maxConnectionsPerClient: maxConnectionsPerClient, shutdownGracePeriod: .seconds(shutdownGrace))
+            maxConnectionsPerClient: maxConnectionsPerClient, shutdownGracePeriod: .seconds(shutdownGrace),
+            authWithoutTLSOnLoopback: authPlaintextOnLoopback, authFailuresPerClient: authFailuresPerClient,
+            authThrottleWindow: .seconds(authThrottleWindow))
     }
 
     static func systemHostname() -> String {

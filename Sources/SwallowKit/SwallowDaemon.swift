@@ -1,21 +1,68 @@
 import Logging
 import MailStore
 import SMTPServer
+import ServiceLifecycle
+import SwallowTLS
+import UnixSignals
 
-/// Assembles the daemon from a configuration: the directory, the Maildir backend and the SMTP server.
+/// Assembles the daemon from a configuration: the directory, the Maildir backend, certificates, the
+/// authenticator and the SMTP server, plus the services that run beside it.
 public struct SwallowDaemon: Sendable {
     public let configuration: SwallowConfiguration
     public let server: SMTPServer
+    public let certificates: CertificateStore
+    /// The server and the certificate reloader (SIGHUP), for a `ServiceGroup`.
+    public let services: [any Service]
 
-    public init(configuration: SwallowConfiguration, logger: Logger) throws(MaildirError) {
+    public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
         self.configuration = configuration
         // Fail at start, not at the first message, when the data directory cannot be made.
-        try Maildir(path: configuration.mailDirectory).createRoot()
+        do {
+            try Maildir(path: configuration.mailDirectory).createRoot()
+        } catch {
+            throw DaemonSetupError(message: "cannot use data directory \(configuration.dataDirectory): \(error)")
+        }
+        certificates = try Self.makeCertificateStore(configuration, logger: logger)
         let directory = Directory(
             domains: configuration.domains, catchAll: configuration.isCatchAll, fallbackDomain: configuration.hostname)
         let backend = LocalDeliveryBackend(
-            directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname)
-        self.server = SMTPServer(configuration: configuration.serverConfiguration, backend: backend, logger: logger)
+            directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname,
+            allowedSenders: configuration.allowedSenders)
+        var serverConfiguration = configuration.serverConfiguration
+        let store = certificates
+        serverConfiguration.tls = { store.context() }
+        if !configuration.authMechanisms.isEmpty {
+            serverConfiguration.authenticator = LocalAuthenticator(
+                usersFile: configuration.resolvedUsersFile, mechanisms: configuration.authMechanisms)
+        }
+        server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
+        services = [server, CertificateReloader(store: store, logger: logger)]
+    }
+
+    /// The configured certificates, or a self-signed one made (once) in the data directory.
+    private static func makeCertificateStore(
+        _ configuration: SwallowConfiguration, logger: Logger
+    ) throws(DaemonSetupError) -> CertificateStore {
+        var files = configuration.certificates
+        if files.isEmpty {
+            do {
+                files = [
+                    try SelfSignedCertificate.loadOrCreate(
+                        names: [configuration.hostname, "localhost", "127.0.0.1", "::1"],
+                        in: configuration.selfSignedDirectory)
+                ]
+                logger.notice(
+                    "no certificate configured: using a self-signed one for development",
+                    metadata: ["cert": "\(files[0].certificatePath)"])
+            } catch {
+                throw DaemonSetupError(message: "cannot create a self-signed certificate: \(error)")
+            }
+        }
+        do {
+            return try CertificateStore(files)
+        } catch {
+            throw DaemonSetupError(message: "\(error)")
+        }
     }
 
     /// What the daemon tells a person at start: where it listens and where mail goes.
@@ -28,5 +75,27 @@ public struct SwallowDaemon: Sendable {
             Swallow listening on \(addresses.joined(separator: ", ")) as \(configuration.hostname)
             \(who); mail is stored in \(configuration.mailDirectory)/<domain>/<user>/new
             """
+    }
+}
+
+/// Why the daemon cannot start.
+public struct DaemonSetupError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Re-reads the certificates on SIGHUP; a bad new certificate is logged and the old one stays in use.
+struct CertificateReloader: Service {
+    let store: CertificateStore
+    let logger: Logger
+
+    func run() async throws {
+        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+            if let error = store.reload() {
+                logger.error("certificate reload failed; keeping the current certificate", metadata: ["error": "\(error)"])
+            } else {
+                logger.notice("certificates reloaded")
+            }
+        }
     }
 }

@@ -929,11 +929,16 @@ struct ServerStateMachineTests {
             ("EHLO c", true, true, true, "UTF8SMTPSA"),
         ] as [(String?, Bool, Bool, Bool, String)])
     func protocolName(greeting: String?, smtpUTF8: Bool, tls: Bool, authenticated: Bool, expected: String) {
-        var session = Session()
+        var session = Session(
+            SessionConfiguration(hostname: "mx.example", authMechanisms: ["PLAIN"], authWithoutTLS: true))
         session.machine.isTLS = tls
-        session.machine.isAuthenticated = authenticated
         if let greeting {
             _ = session.receive(greeting)
+            if authenticated {
+                #expect(session.receive("AUTH PLAIN AHUAcA==") == .authenticate(mechanism: "PLAIN", initialResponse: [0, 117, 0, 112]))
+                #expect(session.machine.authStepped(.success("u")) == .authenticated("u"))
+                #expect(session.machine.authenticationRecorded() == .reply(.authSucceeded))
+            }
             _ = session.accept("MAIL FROM:<alice@example.com>\(smtpUTF8 ? " SMTPUTF8" : "")")
             _ = session.accept("RCPT TO:<bob@example.org>")
         }

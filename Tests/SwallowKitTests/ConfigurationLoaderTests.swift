@@ -46,8 +46,8 @@ import Testing
         let config = try ConfigurationLoader.parse("", file: "empty.toml")
         #expect(config.listen.map(\.description) == ["127.0.0.1:2525"])
         #expect(config.isCatchAll)
-        #expect(config.vrfy == .disabled)
-        #expect(config.expn == .disabled)
+        #expect(config.vrfy == .authenticated)
+        #expect(config.expn == .authenticated)
         #expect(config.bareLineEndings == .reject)
     }
 
@@ -58,7 +58,7 @@ import Testing
             ("[limits]\nmax_recipients = 0", "limits.max_recipients", "out of range"),
             ("[limits]\nmax_sizes = 1", "limits.max_sizes", "unknown key"),
             ("listen = \"localhost\"", "listen[0]", "HOST:PORT"),
-            ("[policy]\nvrfy = \"yes\"", "policy.vrfy", "\"disabled\" or \"enabled\""),
+            ("[policy]\nvrfy = \"yes\"", "policy.vrfy", "must be \"disabled\""),
             ("[policy]\nbare_line_endings = 1", "policy.bare_line_endings", "expected a string"),
             (
                 "[domains.\"example.test\"]\nmailboxes = [\"a b\"]", "domains.\"example.test\".mailboxes[0]",

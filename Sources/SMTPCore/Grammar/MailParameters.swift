@@ -22,16 +22,19 @@ public struct MailParameters: Sendable, Hashable {
     public var dsnReturn: DSNReturn?
     /// `ENVID=` (RFC 3461), decoded from xtext.
     public var envelopeID: String?
+    /// `AUTH=` (RFC 4954 §5): the identity that submitted the message, decoded from xtext; `<>` when unknown.
+    public var auth: String?
 
     public init(
         size: Int? = nil, body: BodyType? = nil, smtpUTF8: Bool = false, dsnReturn: DSNReturn? = nil,
-        envelopeID: String? = nil
+        envelopeID: String? = nil, auth: String? = nil
     ) {
         self.size = size
         self.body = body
         self.smtpUTF8 = smtpUTF8
         self.dsnReturn = dsnReturn
         self.envelopeID = envelopeID
+        self.auth = auth
     }
 }
 

@@ -32,6 +32,21 @@ extension Reply {
     public static let expnDisabled = Reply(502, .init(5, 5, 1), "EXPN not available")
     public static let turnRefused = Reply(530, .init(5, 7, 0), "TURN requires an authenticated session; refused")
 
+    public static let readyToStartTLS = Reply(220, .init(2, 0, 0), "Ready to start TLS")
+    public static let alreadyTLS = Reply(503, .init(5, 5, 1), "TLS already active")
+    public static let authSucceeded = Reply(235, .init(2, 7, 0), "Authentication successful")
+    public static let authFailed = Reply(535, .init(5, 7, 8), "Authentication credentials invalid")
+    public static let authCancelled = Reply(501, .init(5, 5, 2), "Authentication cancelled")
+    public static let authMalformed = Reply(501, .init(5, 5, 2), "Malformed authentication response")
+    public static let authUnknownMechanism = Reply(504, .init(5, 5, 4), "Unrecognized authentication mechanism")
+    public static let authNeedsTLS = Reply(
+        538, .init(5, 7, 11), "Encryption required for requested authentication mechanism")
+    public static let authAlreadyDone = Reply(503, .init(5, 5, 1), "Already authenticated")
+    public static let authInTransaction = Reply(503, .init(5, 5, 1), "AUTH not permitted during a mail transaction")
+    public static let authThrottled = Reply(
+        454, .init(4, 7, 0), "Too many failed authentications; try again later")
+    public static let authRequired = Reply(530, .init(5, 7, 0), "Authentication required")
+    public static let turnNotAvailable = Reply(502, .init(5, 5, 1), "TURN is not available")
     public static let tooManyErrors = Reply(421, .init(4, 7, 0), "Too many errors; closing connection")
     public static let timeout = Reply(421, .init(4, 4, 2), "Timeout exceeded; closing connection")
     public static let shuttingDown = Reply(421, .init(4, 3, 2), "Server shutting down; closing connection")

@@ -61,6 +61,12 @@ enum ParameterParser {
                     throw syntax("Syntax: ENVID=<xtext, at most 100 characters>")
                 }
                 result.envelopeID = decoded
+            case "AUTH":
+                // auth-param = "AUTH=" ( xtext / "<>" )  (RFC 4954 §5)
+                guard let value, let decoded = value == "<>" ? "<>" : XText.decode(value) else {
+                    throw syntax("Syntax: AUTH=<xtext address> or AUTH=<>")
+                }
+                result.auth = decoded
             default:
                 throw unknownParameter
             }

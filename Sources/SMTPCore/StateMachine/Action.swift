@@ -23,6 +23,16 @@ public enum Action: Sendable, Hashable {
     case commit
     /// Throw the message away, tell the backend the transaction is over, and send the reply.
     case abortMessage(Reply)
+    /// Send the 220, then start TLS before reading anything else; bytes already received are discarded
+    /// (RFC 3207 §6, CVE-2011-0411). The state machine has already forgotten the session's greeting.
+    case startTLS(Reply)
+    /// Start a SASL exchange with this mechanism; `initialResponse` is decoded (nil: none was given). Then call
+    /// `authStepped(_:)` with the outcome.
+    case authenticate(mechanism: String, initialResponse: [UInt8]?)
+    /// Feed the client's decoded response to the exchange in progress, then call `authStepped(_:)`.
+    case continueAuthentication([UInt8])
+    /// Tell the backend who the client is, then call `authenticationRecorded()`.
+    case authenticated(String)
 
     public static func reply(_ reply: Reply) -> Action { .send([reply], close: false) }
 }

@@ -5,10 +5,14 @@
 public struct ServerStateMachine: Sendable {
     public let configuration: SessionConfiguration
 
-    /// Set by the I/O layer once TLS is established (for the `Received:` protocol keyword).
+    /// Whether the connection is encrypted: set by the I/O layer for implicit TLS, and by STARTTLS.
     public var isTLS = false
-    /// Set by the I/O layer once the client has authenticated.
-    public var isAuthenticated = false
+    /// The identity the client authenticated as (RFC 4954), if it did.
+    public private(set) var authenticatedUser: String?
+    public var isAuthenticated: Bool { authenticatedUser != nil }
+    /// Whether the next line is a response in a SASL exchange rather than a command.
+    public private(set) var awaitingAuthResponse = false
+    public private(set) var authFailures = 0
 
     public private(set) var errorCount = 0
     /// The name from the last HELO/EHLO, and whether it was EHLO.
@@ -24,6 +28,8 @@ public struct ServerStateMachine: Sendable {
         case data
         case chunk(last: Bool, refusal: Reply?)
         case commit
+        case auth
+        case authenticated(String)
     }
 
     /// A transaction between MAIL and the end of its body.
@@ -60,9 +66,21 @@ public struct ServerStateMachine: Sendable {
 
     // MARK: Commands
 
+    /// RFC 4954 §4: AUTH lines, and the responses of an exchange, may be up to 12288 octets; other commands 512.
+    public static let authLineLength = 12288
+
+    /// The longest line acceptable next, given how the buffered line starts.
+    public func lineLimit(forLineStarting prefix: some Collection<UInt8>) -> Int {
+        if awaitingAuthResponse { return Self.authLineLength }
+        let auth = Array("AUTH ".utf8)
+        let head = prefix.prefix(auth.count).map(\.asciiUppercased)
+        return head == auth ? Self.authLineLength : CommandParser.maxLineLength
+    }
+
     /// A complete command line, without its CRLF.
     public mutating func receive(line: [UInt8]) -> Action {
         precondition(pending == nil, "a new line arrived while an action was outstanding")
+        if awaitingAuthResponse { return authResponse(line) }
         if line.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             return error(Reply(500, .init(5, 5, 2), "Invalid character (control, CR, LF or NUL) in command line"))
         }
@@ -97,8 +115,16 @@ public struct ServerStateMachine: Sendable {
             }
         case .bdat:
             if !configuration.chunking { return .notImplemented }
-        case .startTLS, .auth:
-            return .notImplemented
+        case .startTLS:
+            guard configuration.startTLS else { return .notImplemented }
+            if isTLS { return .alreadyTLS }
+            if greeting == nil { return .needHelo }
+            if transaction != nil { return .badSequence }
+        case .auth:
+            guard !configuration.authMechanisms.isEmpty else { return .notImplemented }
+            if greeting == nil { return .needHelo }
+            if isAuthenticated { return .authAlreadyDone }
+            if transaction != nil { return .authInTransaction }
         default:
             break
         }
@@ -131,15 +157,31 @@ public struct ServerStateMachine: Sendable {
         case .help(let topic):
             return .reply(HelpText.reply(for: topic))
         case .vrfy(let name):
-            guard configuration.vrfy == .enabled else { return .reply(.cannotVerify) }
+            guard allows(configuration.vrfy) else { return .reply(.cannotVerify) }
             return .lookup(.verify, name)
         case .expn(let name):
-            guard configuration.expn == .enabled else { return error(.expnDisabled) }
+            guard allows(configuration.expn) else { return error(.expnDisabled) }
             return .lookup(.expand, name)
         case .turn:
-            return error(.turnRefused)
-        case .startTLS, .auth:
-            return error(.notImplemented)
+            // Never a role reversal for an anonymous client; for an authenticated one it needs the outbound queue.
+            return error(isAuthenticated ? .turnNotAvailable : .turnRefused)
+        case .startTLS:
+            // RFC 3207 §4.2: after the handshake the client starts over with EHLO, and nothing learned before
+            // (greeting, authentication) counts.
+            greeting = nil
+            authenticatedUser = nil
+            isTLS = true
+            return .startTLS(.readyToStartTLS)
+        case .auth(let mechanism, let initialResponse):
+            return auth(mechanism, initialResponse)
+        }
+    }
+
+    private func allows(_ policy: LookupPolicy) -> Bool {
+        switch policy {
+        case .disabled: false
+        case .enabled: true
+        case .authenticated: isAuthenticated
         }
     }
 
@@ -151,8 +193,12 @@ public struct ServerStateMachine: Sendable {
         lines.append("ENHANCEDSTATUSCODES")
         if configuration.chunking { lines += ["CHUNKING", "BINARYMIME"] }
         if configuration.dsn { lines.append("DSN") }
-        if configuration.vrfy == .enabled { lines.append("VRFY") }
-        if configuration.expn == .enabled { lines.append("EXPN") }
+        if allows(configuration.vrfy) { lines.append("VRFY") }
+        if allows(configuration.expn) { lines.append("EXPN") }
+        if configuration.startTLS && !isTLS { lines.append("STARTTLS") }
+        if !configuration.authMechanisms.isEmpty && (isTLS || configuration.authWithoutTLS) {
+            lines.append("AUTH " + configuration.authMechanisms.joined(separator: " "))
+        }
         lines.append("HELP")
         return Reply(250, nil, lines: lines)
     }
@@ -164,6 +210,10 @@ public struct ServerStateMachine: Sendable {
     }
 
     private mutating func mail(_ path: ReversePath, _ parameters: MailParameters) -> Action {
+        if configuration.requireAuth && !isAuthenticated { return error(.authRequired) }
+        if parameters.auth != nil && configuration.authMechanisms.isEmpty {
+            return error(ParameterParser.unknownParameter)
+        }
         if parameters.smtpUTF8 && !configuration.smtpUTF8 { return error(ParameterParser.unknownParameter) }
         if (parameters.dsnReturn != nil || parameters.envelopeID != nil) && !configuration.dsn {
             return error(ParameterParser.unknownParameter)
@@ -301,6 +351,69 @@ public struct ServerStateMachine: Sendable {
         if let refusal = transaction?.chunkRefusal { return endTransaction(.abortMessage(refusal)) }
         pending = .data
         return bodyComplete(size: transaction!.chunkedSize, sawBareLineEnding: false)
+    }
+
+    // MARK: Authentication (RFC 4954)
+
+    private mutating func auth(_ mechanism: String, _ initialResponse: String?) -> Action {
+        guard isTLS || configuration.authWithoutTLS else { return error(.authNeedsTLS) }
+        guard configuration.authMechanisms.contains(mechanism) else { return error(.authUnknownMechanism) }
+        var response: [UInt8]?
+        if let initialResponse {
+            // "=" is an empty initial response, distinct from none at all (RFC 4954 §4).
+            guard let decoded = initialResponse == "=" ? [] : Base64.decode(initialResponse.utf8) else {
+                return authFailed(.authMalformed)
+            }
+            response = decoded
+        }
+        pending = .auth
+        return .authenticate(mechanism: mechanism, initialResponse: response)
+    }
+
+    private mutating func authResponse(_ line: [UInt8]) -> Action {
+        awaitingAuthResponse = false
+        if line == [UInt8(ascii: "*")] { return authFailed(.authCancelled) }
+        guard let decoded = Base64.decode(line) else { return authFailed(.authMalformed) }
+        pending = .auth
+        return .continueAuthentication(decoded)
+    }
+
+    /// The outcome of one step of the exchange started by `.authenticate` or `.continueAuthentication`.
+    public mutating func authStepped(_ step: AuthStep) -> Action {
+        guard case .auth = pending else { preconditionFailure("no authentication pending") }
+        pending = nil
+        switch step {
+        case .challenge(let bytes):
+            awaitingAuthResponse = true
+            return .reply(Reply(334, nil, Base64.encode(bytes)))
+        case .success(let user):
+            pending = .authenticated(user)
+            return .authenticated(user)
+        case .failure(.badCredentials):
+            return authFailed(.authFailed)
+        case .failure(.malformed):
+            return authFailed(.authMalformed)
+        case .failure(.throttled):
+            return .reply(.authThrottled)
+        case .failure(.temporary):
+            return .reply(Reply(454, .init(4, 7, 0), "Temporary authentication failure"))
+        }
+    }
+
+    /// The backend has been told who the client is (`.authenticated`): the exchange ends with 235.
+    public mutating func authenticationRecorded() -> Action {
+        guard case .authenticated(let user) = pending else { preconditionFailure("no authentication recorded") }
+        pending = nil
+        authenticatedUser = user
+        return .reply(.authSucceeded)
+    }
+
+    private mutating func authFailed(_ reply: Reply) -> Action {
+        authFailures += 1
+        if configuration.maxAuthFailures > 0, authFailures >= configuration.maxAuthFailures {
+            return .send([reply, Reply(421, .init(4, 7, 0), "Too many failed authentications; closing")], close: true)
+        }
+        return error(reply)
     }
 
     // MARK: Errors

@@ -4,6 +4,8 @@ public enum LookupPolicy: String, Sendable, Hashable {
     case disabled
     /// The backend answers: 250 with the mailbox(es), 550 5.1.1 unknown, 553 5.1.4 ambiguous.
     case enabled
+    /// Authenticated clients get the backend's answer; anonymous ones are treated as `disabled`.
+    case authenticated
 }
 
 /// The protocol settings of one SMTP session: limits and which extensions are offered.
@@ -25,18 +27,33 @@ public struct SessionConfiguration: Sendable, Hashable {
     public var dsn: Bool
     /// Offer SMTPUTF8 (RFC 6531).
     public var smtpUTF8: Bool
+    /// Offer STARTTLS (RFC 3207): the server has a certificate and the connection is not encrypted yet.
+    public var startTLS: Bool
+    /// SASL mechanisms to offer with AUTH (RFC 4954), in order; empty disables AUTH.
+    public var authMechanisms: [String]
+    /// Allow AUTH without TLS (meant for loopback development only; the I/O layer decides per connection).
+    public var authWithoutTLS: Bool
+    /// MAIL requires an authenticated session (the submission service, RFC 6409): 530 5.7.0 otherwise.
+    public var requireAuth: Bool
+    /// Failed AUTH attempts in one session before 421 4.7.0 and close.
+    public var maxAuthFailures: Int
 
     public init(
         hostname: String = "localhost",
         maxMessageSize: Int = 25 * 1024 * 1024,
         maxRecipients: Int = 100,
         maxErrors: Int = 10,
-        vrfy: LookupPolicy = .disabled,
-        expn: LookupPolicy = .disabled,
+        vrfy: LookupPolicy = .authenticated,
+        expn: LookupPolicy = .authenticated,
         bareLineEndings: DotUnstuffer.BareLineEndings = .reject,
         chunking: Bool = true,
         dsn: Bool = true,
-        smtpUTF8: Bool = true
+        smtpUTF8: Bool = true,
+        startTLS: Bool = false,
+        authMechanisms: [String] = [],
+        authWithoutTLS: Bool = false,
+        requireAuth: Bool = false,
+        maxAuthFailures: Int = 3
     ) {
         self.hostname = hostname
         self.maxMessageSize = maxMessageSize
@@ -48,5 +65,10 @@ public struct SessionConfiguration: Sendable, Hashable {
         self.chunking = chunking
         self.dsn = dsn
         self.smtpUTF8 = smtpUTF8
+        self.startTLS = startTLS
+        self.authMechanisms = authMechanisms
+        self.authWithoutTLS = authWithoutTLS
+        self.requireAuth = requireAuth
+        self.maxAuthFailures = maxAuthFailures
     }
 }
