@@ -46,6 +46,7 @@ let package = Package(
         .target(
             name: "SMTPAuth",
             dependencies: [
+                "SMTPCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -108,7 +109,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "MailStoreTests", dependencies: ["MailStore"], swiftSettings: strict),
-        .testTarget(name: "SMTPAuthTests", dependencies: ["SMTPAuth"], swiftSettings: strict),
+        .testTarget(name: "SMTPAuthTests", dependencies: ["SMTPAuth", "SMTPCore"], swiftSettings: strict),
         .testTarget(name: "SwallowTLSTests", dependencies: ["SwallowTLS"], swiftSettings: strict),
         .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
     ],

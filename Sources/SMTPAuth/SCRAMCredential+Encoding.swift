@@ -1,3 +1,5 @@
+import SMTPCore
+
 extension SCRAMCredential {
     /// The scheme name that starts every encoded credential, so that other schemes can be told apart later.
     static let scheme = "SCRAM-SHA-256"

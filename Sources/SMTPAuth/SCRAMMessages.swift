@@ -1,3 +1,5 @@
+import SMTPCore
+
 /// The client's first SCRAM message (RFC 5802 §7):
 /// `gs2-cbind-flag "," [authzid] "," [reserved-mext ","] username "," nonce ["," extensions]`.
 struct SCRAMClientFirst {

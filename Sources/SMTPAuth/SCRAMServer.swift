@@ -1,3 +1,5 @@
+import SMTPCore
+
 /// The server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) without channel binding.
 ///
 ///     C: n,,n=user,r=<client nonce>

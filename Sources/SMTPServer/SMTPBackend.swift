@@ -13,7 +13,9 @@ public struct ConnectionInfo: Sendable, Hashable {
     /// What the listener the client connected to is for.
     public var listener: ListenerKind
 
-    public init(id: String, clientAddress: String, clientPort: Int, serverAddress: String, listener: ListenerKind = .smtp) {
+    public init(
+        id: String, clientAddress: String, clientPort: Int, serverAddress: String, listener: ListenerKind = .smtp
+    ) {
         self.id = id
         self.clientAddress = clientAddress
         self.clientPort = clientPort

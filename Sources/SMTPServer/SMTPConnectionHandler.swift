@@ -402,7 +402,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         }
         buffer.clear()
         do {
-            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: makeContext()), position: .first)
+            try context.pipeline.syncOperations.addHandler(
+                NIOSSLServerHandler(context: makeContext()), position: .first)
         } catch {
             logger.error("cannot start TLS: \(error)")
             close(context, after: [])

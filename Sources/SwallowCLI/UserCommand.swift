@@ -4,9 +4,9 @@ import SMTPAuth
 import SwallowKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `swallow user add|passwd|remove|list`: the accounts that may AUTH. Passwords come from a terminal prompt
@@ -28,7 +28,8 @@ struct UserCommand: AsyncParsableCommand {
 
         func file() throws -> UsersFile {
             if let usersFile { return UsersFile(path: usersFile) }
-            var configuration = try config.map { path throws(ConfigurationError) in try ConfigurationLoader.load(file: path) }
+            var configuration =
+                try config.map { path throws(ConfigurationError) in try ConfigurationLoader.load(file: path) }
                 ?? SwallowConfiguration()
             if let dataDir { configuration.dataDirectory = dataDir }
             return UsersFile(path: configuration.resolvedUsersFile)

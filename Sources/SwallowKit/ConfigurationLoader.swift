@@ -203,7 +203,9 @@ private struct TableReader {
     }
 
     /// `key = "HOST:PORT"` or a list of them.
-    func listeners(_ root: TOMLTable, _ key: String, _ kind: ListenerKind) throws(ConfigurationError) -> [ListenAddress]? {
+    func listeners(_ root: TOMLTable, _ key: String, _ kind: ListenerKind) throws(ConfigurationError)
+        -> [ListenAddress]?
+    {
         guard let value = root[key] else { return nil }
         let list: [String]
         if let single = value.string { list = [single] } else { list = try strings(value, key) }
@@ -221,7 +223,9 @@ private struct TableReader {
     mutating func readTLS(_ table: TOMLTable, into config: inout SwallowConfiguration) throws(ConfigurationError) {
         try checkKeys(table, allowed: ["certificates"], prefix: "tls.")
         guard let value = table["certificates"] else { return }
-        guard let array = value.array else { throw fail("tls.certificates", "expected an array of tables, found \(value.type)") }
+        guard let array = value.array else {
+            throw fail("tls.certificates", "expected an array of tables, found \(value.type)")
+        }
         for (index, element) in array.enumerated() {
             let path = "tls.certificates[\(index)]"
             guard let entry = element.table else { throw fail(path, "expected a table { cert = \"…\", key = \"…\" }") }
@@ -245,7 +249,8 @@ private struct TableReader {
             let mechanisms = try strings(value, "auth.mechanisms").map { $0.uppercased() }
             let known = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
             for (index, mechanism) in mechanisms.enumerated() where !known.contains(mechanism) {
-                throw fail("auth.mechanisms[\(index)]", "\"\(mechanism)\" is not one of \(known.joined(separator: ", "))")
+                throw fail(
+                    "auth.mechanisms[\(index)]", "\"\(mechanism)\" is not one of \(known.joined(separator: ", "))")
             }
             config.authMechanisms = mechanisms
         }
@@ -257,7 +262,8 @@ private struct TableReader {
             try integer(table, "failures_per_client", "auth.failures_per_client", range: 0...100_000)
             ?? config.authFailuresPerClient
         config.authThrottleWindow =
-            try integer(table, "throttle_window", "auth.throttle_window", range: 1...86_400) ?? config.authThrottleWindow
+            try integer(table, "throttle_window", "auth.throttle_window", range: 1...86_400)
+            ?? config.authThrottleWindow
         if let senders = try subtable(table, "senders") {
             for user in senders.keys {
                 config.allowedSenders[user.lowercased()] = try strings(senders[user]!, "auth.senders.\(user)")

@@ -4,9 +4,9 @@ import SMTPServer
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// AUTH against the users file: PLAIN, LOGIN and SCRAM-SHA-256 over the stored SCRAM keys. The file is re-read

@@ -92,7 +92,8 @@ struct CertificateReloader: Service {
     func run() async throws {
         for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
             if let error = store.reload() {
-                logger.error("certificate reload failed; keeping the current certificate", metadata: ["error": "\(error)"])
+                logger.error(
+                    "certificate reload failed; keeping the current certificate", metadata: ["error": "\(error)"])
             } else {
                 logger.notice("certificates reloaded")
             }

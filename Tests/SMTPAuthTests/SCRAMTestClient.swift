@@ -1,3 +1,5 @@
+import SMTPCore
+
 @testable import SMTPAuth
 
 /// The client side of SCRAM-SHA-256, written from RFC 5802 §3 independently of the server's code paths

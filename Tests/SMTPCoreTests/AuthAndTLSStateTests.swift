@@ -1,5 +1,6 @@
-@testable import SMTPCore
 import Testing
+
+@testable import SMTPCore
 
 /// STARTTLS (RFC 3207) and AUTH (RFC 4954) in the state machine, without I/O.
 @Suite("STARTTLS and AUTH")
@@ -69,7 +70,9 @@ struct AuthAndTLSStateTests {
         _ = m.receive(line: "EHLO c".bytes)
         #expect(m.receive(line: "AUTH CRAM-MD5".bytes) == .reply(.authUnknownMechanism))
         #expect(m.receive(line: "AUTH PLAIN !!!!".bytes) == .reply(.authMalformed))
-        #expect(m.receive(line: "MAIL FROM:<a@b.test>".bytes) == .checkSender(.mailbox(.init(localPart: "a", domain: "b.test")), .init()))
+        #expect(
+            m.receive(line: "MAIL FROM:<a@b.test>".bytes)
+                == .checkSender(.mailbox(.init(localPart: "a", domain: "b.test")), .init()))
         _ = m.senderChecked(nil)
         #expect(m.receive(line: "AUTH PLAIN".bytes) == .reply(.authInTransaction))
     }

@@ -28,6 +28,11 @@ public enum Base64 {
     }
 
     /// The decoded bytes, or nil when `text` is not canonical base64.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        decode(text.utf8)
+    }
+
+    /// The decoded bytes, or nil when `text` is not canonical base64.
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         let input = Array(text)
         guard input.count % 4 == 0 else { return nil }
