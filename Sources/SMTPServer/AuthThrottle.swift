@@ -1,9 +1,9 @@
 import NIOCore
 import Synchronization
 
-/// Counts failed authentications per client address, so that guessing passwords from one address stops
-/// working after a few tries (454 4.7.0 until the window has passed).
-final class AuthThrottle: Sendable {
+/// Counts failed authentications per key (a client address, an account), so that guessing passwords stops
+/// working after a few tries: refused until the window has passed.
+public final class AuthThrottle: Sendable {
     private struct Entry {
         var failures: Int
         var windowStart: NIODeadline
@@ -13,12 +13,12 @@ final class AuthThrottle: Sendable {
     private let limit: Int
     private let window: TimeAmount
 
-    init(limit: Int, window: Duration) {
+    public init(limit: Int, window: Duration) {
         self.limit = limit
         self.window = .nanoseconds(window.timeAmount)
     }
 
-    func isBlocked(_ client: String, now: NIODeadline = .now()) -> Bool {
+    public func isBlocked(_ client: String, now: NIODeadline = .now()) -> Bool {
         guard limit > 0 else { return false }
         return entries.withLock { entries in
             guard let entry = entries[client] else { return false }
@@ -30,7 +30,7 @@ final class AuthThrottle: Sendable {
         }
     }
 
-    func recordFailure(_ client: String, now: NIODeadline = .now()) {
+    public func recordFailure(_ client: String, now: NIODeadline = .now()) {
         entries.withLock { entries in
             if var entry = entries[client], now - entry.windowStart <= window {
                 entry.failures += 1

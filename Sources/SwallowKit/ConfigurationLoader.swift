@@ -241,6 +241,7 @@ private struct TableReader {
             table,
             allowed: [
                 "users_file", "mechanisms", "plaintext_on_loopback", "max_failures", "failures_per_client",
+                "failures_per_account",
                 "throttle_window", "senders",
             ],
             prefix: "auth.")
@@ -261,6 +262,9 @@ private struct TableReader {
         config.authFailuresPerClient =
             try integer(table, "failures_per_client", "auth.failures_per_client", range: 0...100_000)
             ?? config.authFailuresPerClient
+        config.authFailuresPerAccount =
+            try integer(table, "failures_per_account", "auth.failures_per_account", range: 0...100_000)
+            ?? config.authFailuresPerAccount
         config.authThrottleWindow =
             try integer(table, "throttle_window", "auth.throttle_window", range: 1...86_400)
             ?? config.authThrottleWindow

@@ -49,6 +49,8 @@ public struct SwallowConfiguration: Sendable {
     public var authPlaintextOnLoopback = false
     public var maxAuthFailures = 3
     public var authFailuresPerClient = 10
+    /// Failed logins to one account (from anywhere) before it is locked for the throttle window.
+    public var authFailuresPerAccount = 20
     /// Seconds.
     public var authThrottleWindow = 300
     /// Addresses an authenticated user may use as sender besides its own: `user → [address or "@domain"]`.

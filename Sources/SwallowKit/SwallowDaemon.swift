@@ -33,7 +33,9 @@ public struct SwallowDaemon: Sendable {
         serverConfiguration.tls = { store.context() }
         if !configuration.authMechanisms.isEmpty {
             serverConfiguration.authenticator = LocalAuthenticator(
-                usersFile: configuration.resolvedUsersFile, mechanisms: configuration.authMechanisms)
+                usersFile: configuration.resolvedUsersFile, mechanisms: configuration.authMechanisms,
+                failuresPerAccount: configuration.authFailuresPerAccount,
+                window: .seconds(configuration.authThrottleWindow))
         }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
         services = [server, CertificateReloader(store: store, logger: logger)]
