@@ -5,7 +5,7 @@ let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
 
 let package = Package(
     name: "Swallow",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Sans-IO protocol core: grammar, parser, replies, session state machine. No NIO, no disk, no clock.
@@ -56,7 +57,9 @@ let package = Package(
         .target(
             name: "SwallowTLS",
             dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -110,7 +113,20 @@ let package = Package(
         ),
         .testTarget(name: "MailStoreTests", dependencies: ["MailStore"], swiftSettings: strict),
         .testTarget(name: "SMTPAuthTests", dependencies: ["SMTPAuth", "SMTPCore"], swiftSettings: strict),
-        .testTarget(name: "SwallowTLSTests", dependencies: ["SwallowTLS"], swiftSettings: strict),
+        .testTarget(
+            name: "SwallowTLSTests",
+            dependencies: [
+                "SwallowTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

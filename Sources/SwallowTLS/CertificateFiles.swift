@@ -8,6 +8,7 @@ public struct CertificateFiles: Sendable, Hashable {
     /// The PEM file with the leaf certificate's private key.
     public var keyPath: String
 
+    /// Names the two files; nothing is read until a ``CertificateStore`` loads them.
     public init(certificatePath: String, keyPath: String) {
         self.certificatePath = certificatePath
         self.keyPath = keyPath

@@ -16,7 +16,9 @@ enum FileIO {
     /// The whole file, or an error naming it.
     static func readFile(_ path: String) throws(TLSSetupError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TLSSetupError(file: path, reason: .unreadable, message: "cannot open: \(errorText())") }
+        guard fd >= 0 else {
+            throw TLSSetupError(file: path, reason: .unreadable, message: "cannot open: \(errorText())")
+        }
         defer { close(fd) }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -30,7 +32,8 @@ enum FileIO {
             contents += chunk[0..<count]
             if contents.count > maximumSize {
                 throw TLSSetupError(
-                    file: path, reason: .unreadable, message: "larger than \(maximumSize) bytes; not a certificate or key")
+                    file: path, reason: .unreadable,
+                    message: "larger than \(maximumSize) bytes; not a certificate or key")
             }
         }
     }

@@ -92,7 +92,9 @@ struct LoadedCertificate: Sendable {
         }
         do {
             let pem = block.pemString
-            return (try Certificate.PrivateKey(pemEncoded: pem), try NIOSSLPrivateKey(bytes: Array(pem.utf8), format: .pem))
+            return (
+                try Certificate.PrivateKey(pemEncoded: pem), try NIOSSLPrivateKey(bytes: Array(pem.utf8), format: .pem)
+            )
         } catch {
             throw TLSSetupError(
                 file: path, reason: .invalidPrivateKey, message: "the \(block.label) cannot be used: \(error)")

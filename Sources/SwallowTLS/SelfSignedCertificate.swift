@@ -10,8 +10,10 @@ import X509
 
 /// Self-signed certificates for development (`swallow cert`, and the development default when none is configured).
 ///
-/// The certificate is a leaf, not a CA (`CA:FALSE`, digitalSignature, serverAuth): clients that are told to trust
-/// it directly accept it, and some clients refuse a CA certificate presented as a server's.
+/// The certificate is a leaf, not a CA (`CA:FALSE`, extended key usage serverAuth): NSS-based clients refuse a CA
+/// certificate presented as a server's. It has no key usage extension on purpose: BoringSSL (swift-nio-ssl clients)
+/// accepts a certificate as its own trust anchor, for clients told to trust it, only if its key usage, when
+/// present, allows certificate signing, which a non-CA must not assert (RFC 5280 §4.2.1.3).
 public enum SelfSignedCertificate {
     /// P-256 ECDSA key; subject CN = first name; SANs: DNS names, and IP addresses for names that are IPv4/IPv6
     /// literals; valid from now-1h for `days`.
@@ -43,7 +45,6 @@ public enum SelfSignedCertificate {
             let subject = try DistinguishedName { CommonName(commonName) }
             let extensions = try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
-                Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
                 SubjectAlternativeNames(subjectNames.map(\.generalName))
             }

@@ -29,16 +29,19 @@ public struct TLSSetupError: Error, CustomStringConvertible, Sendable, Hashable 
 
     /// The file concerned, or nil when the problem is not about one file.
     public let file: String?
+    /// The kind of problem.
     public let reason: Reason
     /// What is wrong, for people.
     public let message: String
 
+    /// An error about `file` (nil when no single file is at fault).
     public init(file: String?, reason: Reason, message: String) {
         self.file = file
         self.reason = reason
         self.message = message
     }
 
+    /// `file: message`, or the message alone.
     public var description: String {
         if let file { return "\(file): \(message)" }
         return message

@@ -90,7 +90,8 @@ struct CertificateStoreErrorTests {
                 file: good.certificatePath, reason: .noPrivateKey, mentioning: ["no private key in file"])
 
             let encrypted = directory + "/encrypted.pem"
-            try writeText("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAECAwQF\n-----END ENCRYPTED PRIVATE KEY-----\n", to: encrypted)
+            try writeText(
+                "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAECAwQF\n-----END ENCRYPTED PRIVATE KEY-----\n", to: encrypted)
             expectError(
                 [CertificateFiles(certificatePath: good.certificatePath, keyPath: encrypted)], file: encrypted,
                 reason: .encryptedPrivateKey, mentioning: ["encrypted"])
@@ -144,7 +145,8 @@ struct CertificateStoreErrorTests {
             }
             let certificate = directory + "/cert.pem"
             let key = directory + "/key.pem"
-            try writeText("Bag Attributes\r\n    friendlyName: a.test\r\n" + rewrap(pem.certificatePEM), to: certificate)
+            try writeText(
+                "Bag Attributes\r\n    friendlyName: a.test\r\n" + rewrap(pem.certificatePEM), to: certificate)
             try writeText("Key Attributes: <No Attributes>\r\n" + rewrap(pem.privateKeyPEM), to: key)
             let files = CertificateFiles(certificatePath: certificate, keyPath: key)
             _ = try CertificateStore([files])

@@ -34,6 +34,8 @@ struct SelfSignedCertificateTests {
             ])
         #expect(try certificate.extensions.basicConstraints == .notCertificateAuthority)
         #expect(try certificate.extensions.extendedKeyUsage?.contains(.serverAuth) == true)
+        // With a key usage lacking keyCertSign, BoringSSL would not accept the certificate as its own trust anchor.
+        #expect(try certificate.extensions.keyUsage == nil)
 
         #expect(abs(certificate.notValidBefore.timeIntervalSince(before) + 3600) < 60)
         #expect(abs(certificate.notValidAfter.timeIntervalSince(before) - 30 * 86400) < 60)
@@ -43,9 +45,11 @@ struct SelfSignedCertificateTests {
     func generateValidatesNames() throws {
         let pem = try SelfSignedCertificate.generate(names: ["Mail.Example.TEST.", "mail.example.test"])
         let certificate = try Certificate(pemEncoded: pem.certificatePEM)
-        #expect(Array(try #require(try certificate.extensions.subjectAlternativeNames)) == [.dnsName("mail.example.test")])
+        #expect(
+            Array(try #require(try certificate.extensions.subjectAlternativeNames)) == [.dnsName("mail.example.test")])
 
-        for (names, days) in [([], 365), (["bad name"], 365), (["a.*.test"], 365), (["ü.test"], 365), (["ok.test"], 0)] {
+        for (names, days) in [([], 365), (["bad name"], 365), (["a.*.test"], 365), (["ü.test"], 365), (["ok.test"], 0)]
+        {
             let error = #expect(throws: TLSSetupError.self, "names \(names), days \(days)") {
                 try SelfSignedCertificate.generate(names: names, days: days)
             }
@@ -59,7 +63,10 @@ struct SelfSignedCertificateTests {
             let directory = base + "/data/tls/"
             let files = try SelfSignedCertificate.write(names: ["localhost", "127.0.0.1"], to: directory)
 
-            #expect(files == CertificateFiles(certificatePath: base + "/data/tls/cert.pem", keyPath: base + "/data/tls/key.pem"))
+            #expect(
+                files
+                    == CertificateFiles(
+                        certificatePath: base + "/data/tls/cert.pem", keyPath: base + "/data/tls/key.pem"))
             #expect(try permissions(files.keyPath) == 0o600)
             #expect(try permissions(files.certificatePath) == 0o644)
             #expect(try permissions(base + "/data/tls") == 0o700)
@@ -89,7 +96,9 @@ struct SelfSignedCertificateTests {
         }
     }
 
-    @Test("loadOrCreate: creates, then reuses the same files; regenerates corrupt, expired-for-the-names or mismatched ones")
+    @Test(
+        "loadOrCreate: creates, then reuses the same files; regenerates corrupt, expired-for-the-names or mismatched ones"
+    )
     func loadOrCreate() async throws {
         try await withTemporaryDirectory { base in
             let directory = base + "/tls"
@@ -101,7 +110,9 @@ struct SelfSignedCertificateTests {
             #expect(reused == created)
             #expect(try reused.sha256Fingerprint() == fingerprint)
             // A subset of the names is covered too.
-            #expect(try SelfSignedCertificate.loadOrCreate(names: ["::1"], in: directory).sha256Fingerprint() == fingerprint)
+            #expect(
+                try SelfSignedCertificate.loadOrCreate(names: ["::1"], in: directory).sha256Fingerprint() == fingerprint
+            )
 
             try writeText("-----BEGIN CERTIFICATE-----\ngarbage\n", to: created.certificatePath)
             let regenerated = try SelfSignedCertificate.loadOrCreate(names: names, in: directory)
@@ -158,8 +169,12 @@ struct SelfSignedCertificateTests {
             #expect(text.contains("ecdsa-with-SHA256"))
             #expect(text.contains("prime256v1"))
 
-            let fingerprint = try OpenSSL.run(["x509", "-in", files.certificatePath, "-noout", "-fingerprint", "-sha256"])
-            #expect(fingerprint.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines) == (try files.sha256Fingerprint()))
+            let fingerprint = try OpenSSL.run([
+                "x509", "-in", files.certificatePath, "-noout", "-fingerprint", "-sha256",
+            ])
+            #expect(
+                fingerprint.split(separator: "=").last?.trimmingCharacters(in: .whitespacesAndNewlines)
+                    == (try files.sha256Fingerprint()))
 
             let certificateKey = try OpenSSL.run(["x509", "-in", files.certificatePath, "-noout", "-pubkey"])
             let privateKey = try OpenSSL.run(["pkey", "-in", files.keyPath, "-pubout"])
