@@ -7,12 +7,15 @@ missing binary fails every test that needs it (it is never skipped).
 
 from __future__ import annotations
 
+import base64
 import copy
+import ipaddress
 import os
 import re
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -257,7 +260,7 @@ class SMTPConn:
             chunk = self.sock.recv(65536)
         except socket.timeout:
             return False
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
             return True
         finally:
             self.sock.settimeout(IO_TIMEOUT)
@@ -266,6 +269,39 @@ class SMTPConn:
             return True
         self.buf += chunk
         return False
+
+    # TLS and AUTH -------------------------------------------------------------------------------------------
+
+    def wrap_tls(self, context: ssl.SSLContext | None = None, server_hostname: str | None = None):
+        """TLS handshake on the current socket (after 220 to STARTTLS, or at once for implicit TLS).
+
+        Fails when the server already sent bytes that a client would read as plaintext after STARTTLS."""
+        assert self.buf == b"", f"unread plaintext before the TLS handshake: {self.buf!r}"
+        ctx = context or client_tls_context()
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        return self.sock
+
+    def starttls(self, context: ssl.SSLContext | None = None, server_hostname: str | None = None) -> Reply:
+        r = self.cmd("STARTTLS")
+        assert r.code == 220, f"STARTTLS refused: {r!r}"
+        self.wrap_tls(context, server_hostname)
+        return r
+
+    def start_tls(self, name: str = "client.test", context: ssl.SSLContext | None = None,
+                  server_hostname: str | None = None) -> Reply:
+        """Greeting, EHLO, STARTTLS, handshake, EHLO again; returns the EHLO reply inside TLS."""
+        self.start(name)
+        self.starttls(context, server_hostname)
+        return self.ehlo(name)
+
+    def auth_plain(self, user: str, password: str) -> Reply:
+        """AUTH PLAIN with an initial response; returns the final reply."""
+        return self.cmd("AUTH PLAIN " + b64(f"\0{user}\0{password}"))
+
+    def login(self, user: str, password: str) -> Reply:
+        r = self.auth_plain(user, password)
+        assert r.code == 235, f"AUTH PLAIN as {user} refused: {r!r}"
+        return r
 
     def transaction(self, sender: str, recipients: list[str], body: bytes, expect_ok: bool = True) -> Reply:
         """MAIL, RCPT…, DATA and an already CRLF-terminated body (dot-stuffed here)."""
@@ -302,6 +338,81 @@ def make_message(subject: str = "hello", body: str = "Hello world.", msgid: str 
         f"{body}\r\n"
     )
     return text.encode("utf-8")
+
+
+def expect(reply: Reply, code: int, enhanced: str | None = None) -> Reply:
+    assert reply.code == code, f"expected {code}{' ' + enhanced if enhanced else ''}, got {reply!r}"
+    if enhanced is not None:
+        assert reply.enhanced == enhanced, f"expected enhanced code {enhanced}, got {reply!r}"
+    return reply
+
+
+def ehlo_keywords(reply: Reply) -> dict[str, list[str]]:
+    """EHLO keyword (upper case) → its parameters, from the lines after the first."""
+    result = {}
+    for text in reply.texts[1:]:
+        parts = text.split()
+        if parts:
+            result[parts[0].upper()] = parts[1:]
+    return result
+
+
+def b64(data: str | bytes) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.b64encode(data).decode("ascii")
+
+
+def client_tls_context(minimum: ssl.TLSVersion | None = None, maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """A client context that accepts any certificate (the tests check certificates themselves)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+def run_swallow(args: list[str], input: str | bytes | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Runs `swallow ARGS…` (not a server) with stdin from `input` (never a terminal); returns text output."""
+    binary = require_binary()
+    if isinstance(input, str):
+        input = input.encode("utf-8")
+    proc = subprocess.run([str(binary), *args], input=input if input is not None else b"", capture_output=True,
+                          timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                                       proc.stderr.decode("utf-8", "replace"))
+
+
+def cert_text(pem_or_der: str | bytes) -> str:
+    """`openssl x509 -noout -text` of a certificate given as PEM text or DER bytes."""
+    pem = ssl.DER_cert_to_PEM_cert(pem_or_der) if isinstance(pem_or_der, bytes) else pem_or_der
+    proc = subprocess.run(["openssl", "x509", "-noout", "-text"], input=pem.encode(), capture_output=True, timeout=30)
+    assert proc.returncode == 0, f"openssl x509 failed: {proc.stderr!r}"
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def cert_dns_names(pem_or_der: str | bytes) -> set[str]:
+    """The DNS and IP names in the certificate's subjectAltName."""
+    text = cert_text(pem_or_der)
+    m = re.search(r"X509v3 Subject Alternative Name:.*?\n\s*(.*?)\n", text, re.S)
+    if not m:
+        return set()
+    names = set()
+    for item in m.group(1).split(","):
+        item = item.strip()
+        if ":" in item:
+            kind, value = item.split(":", 1)
+            if kind == "DNS":
+                names.add(value.strip())
+            elif kind == "IP Address":
+                try:
+                    names.add(ipaddress.ip_address(value.strip()).compressed)
+                except ValueError:
+                    names.add(value.strip())
+    return names
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -360,6 +471,15 @@ class SwallowServer:
         self.port = free_port()
         self.data_dir = workdir / "data"
         self.settings = deep_merge(default_settings(self.data_dir, self.port), overrides or {})
+        # `submission`/`submissions` (and extra `listen`) entries may be "auto": a free 127.0.0.1 port
+        for key in ("listen", "submission", "submissions"):
+            value = self.settings.get(key)
+            if isinstance(value, str):
+                value = [value]
+            if isinstance(value, list):
+                self.settings[key] = [f"{HOST}:{free_port()}" if v == "auto" else v for v in value]
+        self.submission_port = self._first_port("submission")
+        self.submissions_port = self._first_port("submissions")
         self.config_path = workdir / "swallow.toml"
         self.config_path.write_text(to_toml(self.settings))
         self.extra_args = extra_args or []
@@ -369,6 +489,21 @@ class SwallowServer:
         self.exit_code: int | None = None
         self.died_early = False
         self.signalled = False
+
+    def _first_port(self, key: str) -> int | None:
+        for entry in self.settings.get(key) or []:
+            host, _, port = entry.rpartition(":")
+            if host in (HOST, "localhost") and port.isdigit():
+                return int(port)
+        return None
+
+    def _listener_ports(self) -> list[int]:
+        ports = [self.port]
+        for key in ("submission", "submissions"):
+            port = self._first_port(key)
+            if port is not None:
+                ports.append(port)
+        return ports
 
     # lifecycle -------------------------------------------------------------------------------------------------
 
@@ -389,8 +524,10 @@ class SwallowServer:
                     f"swallow exited with {self.proc.returncode} during startup\n{self.logs()}", pytrace=False
                 )
             try:
-                with socket.create_connection((self.host, self.port), timeout=1):
-                    return self
+                for port in self._listener_ports():
+                    with socket.create_connection((self.host, port), timeout=1):
+                        pass
+                return self
             except OSError:
                 pass
             if time.monotonic() > deadline:
@@ -445,6 +582,28 @@ class SwallowServer:
             out.append(f"--- swallow {name} (last {limit} chars) ---\n{text[-limit:]}")
         return "\n".join(out)
 
+    def full_logs(self) -> bytes:
+        """Everything the server wrote to stdout and stderr so far."""
+        data = b""
+        for path in (self.stdout_path, self.stderr_path):
+            try:
+                data += path.read_bytes()
+            except OSError:
+                pass
+        return data
+
+    # users -------------------------------------------------------------------------------------------------------
+
+    def add_user(self, address: str, password: str) -> subprocess.CompletedProcess:
+        """`swallow user add ADDRESS --config <this server's config>` with the password on stdin."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        proc = run_swallow(["user", "add", address, "--config", str(self.config_path)], input=password + "\n")
+        assert proc.returncode == 0, f"user add {address} failed ({proc.returncode}): {proc.stdout!r} {proc.stderr!r}"
+        return proc
+
+    def users_file(self) -> Path:
+        return Path(self.settings.get("auth", {}).get("users_file") or self.data_dir / "users")
+
     # clients ---------------------------------------------------------------------------------------------------
 
     def connect(self, timeout: float = IO_TIMEOUT) -> SMTPConn:
@@ -452,6 +611,22 @@ class SwallowServer:
 
     def smtp(self, timeout: float = IO_TIMEOUT) -> smtplib.SMTP:
         return smtplib.SMTP(self.host, self.port, local_hostname="client.test", timeout=timeout)
+
+    def connect_submission(self, timeout: float = IO_TIMEOUT) -> SMTPConn:
+        assert self.submission_port, "no submission listener configured (override {'submission': ['auto']})"
+        return SMTPConn(self.host, self.submission_port, timeout)
+
+    def connect_submissions(self, timeout: float = IO_TIMEOUT, context: ssl.SSLContext | None = None,
+                            server_hostname: str | None = None) -> SMTPConn:
+        """A raw connection to the implicit-TLS listener, handshake done, greeting not yet read."""
+        assert self.submissions_port, "no submissions listener configured (override {'submissions': ['auto']})"
+        conn = SMTPConn(self.host, self.submissions_port, timeout)
+        try:
+            conn.wrap_tls(context, server_hostname)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def assert_healthy(self):
         """A fresh connection gets a greeting and can deliver a message to bob."""
@@ -569,6 +744,29 @@ def server_factory(swallow_bin, tmp_path, request):
             print(f"\n=== server on port {server.port} ===\n{server.logs()}")
     if crashed:
         pytest.fail("swallow died during the test (not by our SIGTERM):\n" + "\n".join(crashed), pytrace=False)
+
+
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+PASSWORDS = {ALICE: "Alice-pw-7fq2!Zx", BOB: "Bob-pw-9xk4?Qw"}
+
+
+@pytest.fixture
+def auth_server_factory(server_factory):
+    """`auth_server_factory(overrides=None, users=PASSWORDS, start=True)`: a server with a submission and an
+    implicit-TLS submissions listener on free ports, and `users` added with `swallow user add` before it starts."""
+
+    def make(overrides: dict | None = None, users: dict[str, str] | None = None, start: bool = True,
+             **kwargs) -> SwallowServer:
+        base = {"submission": ["auto"], "submissions": ["auto"]}
+        srv = server_factory(deep_merge(base, overrides or {}), start=False, **kwargs)
+        for address, password in (PASSWORDS if users is None else users).items():
+            srv.add_user(address, password)
+        if start:
+            srv.start()
+        return srv
+
+    return make
 
 
 @pytest.fixture

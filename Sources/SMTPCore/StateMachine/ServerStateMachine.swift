@@ -116,8 +116,8 @@ public struct ServerStateMachine: Sendable {
         case .bdat:
             if !configuration.chunking { return .notImplemented }
         case .startTLS:
-            guard configuration.startTLS else { return .notImplemented }
             if isTLS { return .alreadyTLS }
+            guard configuration.startTLS else { return .notImplemented }
             if greeting == nil { return .needHelo }
             if transaction != nil { return .badSequence }
         case .auth:
