@@ -28,6 +28,9 @@ let package = Package(
     targets: [
         // Sans-IO protocol core: grammar, parser, replies, session state machine. No NIO, no disk, no clock.
         .target(name: "SMTPCore", swiftSettings: strict),
+        // POSIX file primitives shared by the modules that touch disk: whole-file reads, atomic replacement,
+        // mkdir -p, directory fsync. No dependencies; each module keeps its own policies and error type.
+        .target(name: "FileSupport", swiftSettings: strict),
         // NIO server and the embedding surface (backend/session protocols).
         .target(
             name: "SMTPServer",
@@ -47,7 +50,7 @@ let package = Package(
         .target(
             name: "SMTPAuth",
             dependencies: [
-                "SMTPCore",
+                "SMTPCore", "FileSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -57,6 +60,7 @@ let package = Package(
         .target(
             name: "SwallowTLS",
             dependencies: [
+                "FileSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -69,6 +73,7 @@ let package = Package(
         .target(
             name: "MailStore",
             dependencies: [
+                "FileSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -78,7 +83,7 @@ let package = Package(
         .target(
             name: "SwallowKit",
             dependencies: [
-                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS",
+                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -106,6 +111,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"], swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
             dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio")],

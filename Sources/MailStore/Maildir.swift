@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import FileSupport
 
 /// One Maildir mailbox: a directory holding `tmp`, `new` and `cur`, laid out as Dovecot, Courier and mutt read it.
 public struct Maildir: Sendable, Hashable {
@@ -20,20 +16,35 @@ public struct Maildir: Sendable, Hashable {
     /// a message renamed into `new` cannot be lost with its directory after a crash.
     public func create() throws(MaildirError) {
         try FileOps.makeDirectories(path)
-        for sub in [tmp, new, cur] { try FileOps.makeDirectory(sub, syncParent: true) }
+        for sub in [tmp, new, cur] { try FileOps.makeDirectory(sub) }
     }
 }
 
 /// A failed file-system operation, with what was being done and where.
 public struct MaildirError: Error, CustomStringConvertible, Sendable {
-    public let operation: String
-    public let path: String
-    public let code: Int32
+    /// The failure itself; MailStore reports exactly what the file system said, under its own type so that callers
+    /// need not know where the file calls come from.
+    private let failure: FileError
+
+    /// The call that failed: `mkdir`, `write`, `fsync`, `rename`, …
+    public var operation: String { failure.operation }
+    /// The file or directory it failed on.
+    public var path: String { failure.path }
+    /// The `errno` value.
+    public var code: Int32 { failure.code }
+
+    init(operation: String, path: String, code: Int32) {
+        failure = FileError(operation: operation, path: path, code: code)
+    }
+
+    init(_ failure: FileError) {
+        self.failure = failure
+    }
 
     /// The disk or the quota is full: the message may be accepted later.
-    public var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
+    public var isOutOfSpace: Bool { failure.isOutOfSpace }
 
-    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+    public var description: String { failure.description }
 }
 
 extension Maildir {

@@ -1,3 +1,4 @@
+import FileSupport
 import SMTPCore
 import SMTPServer
 import SwallowTLS
@@ -12,12 +13,19 @@ import TOMLKit
 /// Reads a TOML configuration file into a `SwallowConfiguration`, refusing unknown keys, wrong types and
 /// values out of range with an error that names the file and the key.
 public enum ConfigurationLoader {
+    /// A configuration is a few KiB; the limit keeps a wrong path (a log, `/dev/zero`) from being read into memory.
+    static let maximumFileSize = 16 * 1024 * 1024
+
+    /// Reads and parses `file`; a file that cannot be read is an error naming it and saying why.
     public static func load(file: String) throws(ConfigurationError) -> SwallowConfiguration {
-        guard let text = readFile(file) else {
-            throw ConfigurationError(
-                file: file, key: nil, message: "cannot read file: \(String(cString: strerror(errno)))")
+        let bytes: [UInt8]
+        do throws(FileError) {
+            bytes = try POSIXFile.contents(of: file, maximumSize: maximumFileSize)
+        } catch {
+            let reason = error.code == EFBIG ? "larger than \(maximumFileSize) bytes" : error.systemMessage
+            throw ConfigurationError(file: file, key: nil, message: "cannot read file: \(reason)")
         }
-        return try parse(text, file: file)
+        return try parse(String(decoding: bytes, as: UTF8.self), file: file)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> SwallowConfiguration {
@@ -35,20 +43,6 @@ public enum ConfigurationLoader {
         }
         var reader = TableReader(file: file)
         return try reader.read(table)
-    }
-
-    private static func readFile(_ path: String) -> String? {
-        guard let handle = fopen(path, "rb") else { return nil }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = fread(&chunk, 1, chunk.count, handle)
-            if count <= 0 { break }
-            bytes += chunk[..<count]
-            if bytes.count > 16 * 1024 * 1024 { return nil }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
