@@ -30,7 +30,9 @@ let package = Package(
         .target(name: "SMTPCore", swiftSettings: strict),
         // POSIX file primitives shared by the modules that touch disk: whole-file reads, atomic replacement,
         // mkdir -p, directory fsync. No dependencies; each module keeps its own policies and error type.
-        .target(name: "FileSupport", swiftSettings: strict),
+        .target(name: "FileSupport", dependencies: ["CFileSupport"], swiftSettings: strict),
+        // The few file calls Swift's Glibc module does not export (sync_file_range).
+        .target(name: "CFileSupport"),
         // NIO server and the embedding surface (backend/session protocols).
         .target(
             name: "SMTPServer",

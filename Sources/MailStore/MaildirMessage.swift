@@ -1,3 +1,4 @@
+import FileSupport
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -12,56 +13,71 @@ import Synchronization
 /// fsynced, hard-linked into the other mailboxes' `tmp`, renamed into each `new`, and each `new` fsynced.
 /// Until `commit()` returns, nothing of it is visible in any `new`; `abort()` leaves nothing behind.
 ///
-/// Blocking file calls run on NIO's thread pool, never on the caller's executor. Calls are serialised, so an
-/// `abort()` from a closing connection waits for a `write` in progress.
+/// Small messages stay in memory until `commit()`, which hands them to a `GroupCommitter` that writes and syncs
+/// many messages at once; larger ones are written to `tmp` as they arrive, `flushThreshold` bytes at a time.
+/// Blocking file calls run on NIO's thread pool or the committer's thread, never on the caller's executor. Calls
+/// are serialised, so an `abort()` from a closing connection waits for a `write` in progress.
 public final class MaildirMessage: Sendable {
     /// The file's name in every `tmp`; in `new` it gets `,S=<size>` appended, which Dovecot reads as the size.
     public let uniqueName: String
     public let mailboxes: [Maildir]
+    /// Bytes kept in memory before they are written to `tmp`: bounds memory per message while letting most mail
+    /// reach the disk in one write at commit.
+    public static let flushThreshold = 64 * 1024
+
     private let threadPool: NIOThreadPool
+    private let committer: GroupCommitter
     private let state: Mutex<State>
+    private static let created = CreatedMailboxes()
 
     private struct State: ~Copyable {
-        var fd: Int32
+        var fd: Int32 = -1
+        var pending = ByteBuffer()
         var size = 0
         var phase = Phase.writing
     }
 
-    private enum Phase { case writing, committed, aborted }
+    private enum Phase { case writing, committing, committed, aborted }
 
-    private init(uniqueName: String, mailboxes: [Maildir], fd: Int32, threadPool: NIOThreadPool) {
+    private init(uniqueName: String, mailboxes: [Maildir], threadPool: NIOThreadPool, committer: GroupCommitter) {
         self.uniqueName = uniqueName
         self.mailboxes = mailboxes
         self.threadPool = threadPool
-        self.state = Mutex(State(fd: fd))
+        self.committer = committer
+        self.state = Mutex(State())
     }
 
-    /// Creates the mailboxes if needed and opens the message's file in the first mailbox's `tmp`.
+    /// Starts a message for `mailboxes`, creating them first if this process has not seen them yet.
     public static func begin(
-        in mailboxes: [Maildir], hostname: String, threadPool: NIOThreadPool = .singleton
+        in mailboxes: [Maildir], hostname: String, threadPool: NIOThreadPool = .singleton,
+        committer: GroupCommitter = .shared
     ) async throws -> MaildirMessage {
         precondition(!mailboxes.isEmpty, "a message needs at least one mailbox")
-        let name = UniqueName.make(hostname: hostname)
-        return try await threadPool.runIfActive {
-            for mailbox in mailboxes { try mailbox.create() }
-            let path = mailboxes[0].tmp + "/" + name
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard fd >= 0 else { throw MaildirError(operation: "create", path: path, code: errno) }
-            return MaildirMessage(uniqueName: name, mailboxes: mailboxes, fd: fd, threadPool: threadPool)
+        if !created.contains(all: mailboxes) {
+            try await threadPool.runIfActive {
+                for mailbox in mailboxes { try mailbox.create() }
+            }
+            created.insert(mailboxes)
         }
+        let name = UniqueName.make(hostname: hostname)
+        return MaildirMessage(uniqueName: name, mailboxes: mailboxes, threadPool: threadPool, committer: committer)
     }
 
     private var firstTmpPath: String { mailboxes[0].tmp + "/" + uniqueName }
 
     public func write(_ bytes: ByteBuffer) async throws {
-        try await threadPool.runIfActive {
-            try self.state.withLock { state throws(MaildirError) in
-                guard case .writing = state.phase else { return }
-                let fd = state.fd
-                try bytes.withUnsafeReadableBytes { buffer throws(MaildirError) in
-                    try FileOps.writeAll(fd, buffer, path: self.firstTmpPath)
+        let full = state.withLock { state in
+            guard case .writing = state.phase else { return false }
+            state.pending.writeImmutableBuffer(bytes)
+            state.size += bytes.readableBytes
+            return state.pending.readableBytes >= Self.flushThreshold
+        }
+        if full {
+            try await threadPool.runIfActive {
+                try self.state.withLock { state throws(MaildirError) in
+                    guard case .writing = state.phase else { return }
+                    try self.writePending(&state)
                 }
-                state.size += bytes.readableBytes
             }
         }
     }
@@ -69,53 +85,25 @@ public final class MaildirMessage: Sendable {
     /// Makes the message durable and visible in every mailbox's `new`. Returns the paths of the delivered files.
     @discardableResult
     public func commit() async throws -> [String] {
-        try await threadPool.runIfActive {
-            try self.state.withLock { state throws(MaildirError) -> [String] in
-                guard case .writing = state.phase else {
-                    throw MaildirError(operation: "commit", path: self.firstTmpPath, code: EINVAL)
-                }
-                do throws(MaildirError) {
-                    let paths = try self.publish(&state)
-                    state.phase = .committed
-                    return paths
-                } catch {
-                    self.removeTemporaryFiles(&state)
-                    throw error
-                }
+        try state.withLock { state throws(MaildirError) in
+            guard case .writing = state.phase else {
+                throw MaildirError(operation: "commit", path: self.firstTmpPath, code: EINVAL)
             }
+            state.phase = .committing
         }
-    }
-
-    private func publish(_ state: inout State) throws(MaildirError) -> [String] {
-        let first = firstTmpPath
-        guard fsync(state.fd) == 0 else { throw MaildirError(operation: "fsync", path: first, code: errno) }
-        close(state.fd)
-        state.fd = -1
-        for mailbox in mailboxes.dropFirst() {
-            let path = mailbox.tmp + "/" + uniqueName
-            guard link(first, path) == 0 else { throw MaildirError(operation: "link", path: path, code: errno) }
-        }
-        let finalName = "\(uniqueName),S=\(state.size)"
-        var published: [String] = []
-        do throws(MaildirError) {
-            for mailbox in mailboxes {
-                let target = mailbox.new + "/" + finalName
-                guard rename(mailbox.tmp + "/" + uniqueName, target) == 0 else {
-                    throw MaildirError(operation: "rename", path: target, code: errno)
-                }
-                published.append(target)
-            }
-            for mailbox in mailboxes { try FileOps.syncDirectory(mailbox.new) }
-        } catch {
-            // Not acknowledged, so it must not be visible: take back what was already published.
-            for path in published { unlink(path) }
-            throw error
-        }
-        return published
+        return try await committer.commit(self)
     }
 
     /// Throws the message away. Safe to call more than once, and after `commit()` (then it does nothing).
     public func abort() async {
+        let open = state.withLock { state in
+            guard case .writing = state.phase else { return false }
+            if state.fd >= 0 { return true }
+            state.phase = .aborted
+            state.pending = ByteBuffer()
+            return false
+        }
+        guard open else { return }
         _ = try? await threadPool.runIfActive {
             self.state.withLock { state in
                 guard case .writing = state.phase else { return }
@@ -124,16 +112,142 @@ public final class MaildirMessage: Sendable {
         }
     }
 
-    private func removeTemporaryFiles(_ state: inout State) {
-        if state.fd >= 0 { close(state.fd) }
-        state.fd = -1
-        state.phase = .aborted
-        for mailbox in mailboxes { unlink(mailbox.tmp + "/" + uniqueName) }
-    }
-
     deinit {
         state.withLock { state in
-            if case .writing = state.phase { removeTemporaryFiles(&state) }
+            switch state.phase {
+            case .writing, .committing: removeTemporaryFiles(&state)
+            case .committed, .aborted: break
+            }
         }
+    }
+
+    // MARK: Steps of a commit round, run by the committer's thread (see `CommitRound`).
+
+    /// Writes what is still in memory. With `startWriteback`, also starts sending it to the disk, so that the
+    /// fsyncs of one round's files overlap instead of each waiting for its own writeback.
+    func stage(startWriteback: Bool) throws(MaildirError) {
+        try state.withLock { state throws(MaildirError) in
+            do throws(MaildirError) {
+                try writePending(&state)
+                if startWriteback { POSIXFile.startWriteback(state.fd) }
+            } catch {
+                removeTemporaryFiles(&state)
+                throw error
+            }
+        }
+    }
+
+    func syncFile() throws(MaildirError) {
+        try state.withLock { state throws(MaildirError) in
+            guard fsync(state.fd) == 0 else {
+                let error = MaildirError(operation: "fsync", path: firstTmpPath, code: errno)
+                removeTemporaryFiles(&state)
+                throw error
+            }
+        }
+    }
+
+    /// The device the message's file is on: one `syncfs` there covers every message of the round on it.
+    func device() throws(MaildirError) -> UInt64 {
+        try state.withLock { state throws(MaildirError) in
+            do throws(FileError) {
+                return try POSIXFile.device(of: state.fd, path: firstTmpPath)
+            } catch {
+                removeTemporaryFiles(&state)
+                throw MaildirError(error)
+            }
+        }
+    }
+
+    /// `syncfs` on the message's file system, through its open file.
+    func syncFileSystem() throws(MaildirError) {
+        try state.withLock { state throws(MaildirError) in
+            do throws(FileError) {
+                try POSIXFile.syncFileSystem(state.fd, path: mailboxes[0].path)
+            } catch {
+                throw MaildirError(error)
+            }
+        }
+    }
+
+    /// Gives up on a message whose file could not be made durable.
+    func fail() {
+        state.withLock { state in removeTemporaryFiles(&state) }
+    }
+
+    /// Links the file into every mailbox's `tmp` and renames it into each `new`.
+    func publish() throws(MaildirError) -> [String] {
+        try state.withLock { state throws(MaildirError) -> [String] in
+            close(state.fd)
+            state.fd = -1
+            let first = firstTmpPath
+            var published: [String] = []
+            do throws(MaildirError) {
+                for mailbox in mailboxes.dropFirst() {
+                    let path = mailbox.tmp + "/" + uniqueName
+                    guard link(first, path) == 0 else {
+                        throw MaildirError(operation: "link", path: path, code: errno)
+                    }
+                }
+                let finalName = "\(uniqueName),S=\(state.size)"
+                for mailbox in mailboxes {
+                    let target = mailbox.new + "/" + finalName
+                    guard rename(mailbox.tmp + "/" + uniqueName, target) == 0 else {
+                        throw MaildirError(operation: "rename", path: target, code: errno)
+                    }
+                    published.append(target)
+                }
+            } catch {
+                // Not acknowledged, so it must not be visible: take back what was already published.
+                for path in published { unlink(path) }
+                for mailbox in mailboxes { unlink(mailbox.tmp + "/" + uniqueName) }
+                state.phase = .aborted
+                throw error
+            }
+            state.phase = .committed
+            return published
+        }
+    }
+
+    /// Takes back a published message whose directory could not be synced.
+    func unpublish(_ paths: [String]) {
+        state.withLock { state in
+            for path in paths { unlink(path) }
+            state.phase = .aborted
+        }
+    }
+
+    // MARK: Files
+
+    private func writePending(_ state: inout State) throws(MaildirError) {
+        if state.fd < 0 { state.fd = try openTemporaryFile() }
+        guard state.pending.readableBytes > 0 else { return }
+        try state.pending.withUnsafeReadableBytes { buffer throws(MaildirError) in
+            try FileOps.writeAll(state.fd, buffer, path: firstTmpPath)
+        }
+        state.pending.clear()
+    }
+
+    private func openTemporaryFile() throws(MaildirError) -> Int32 {
+        let path = firstTmpPath
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0, errno == ENOENT {
+            // The mailbox was removed while we ran: make it again rather than refuse mail for it.
+            Self.created.forget(mailboxes)
+            for mailbox in mailboxes { try mailbox.create() }
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        }
+        guard fd >= 0 else { throw MaildirError(operation: "create", path: path, code: errno) }
+        return fd
+    }
+
+    private func removeTemporaryFiles(_ state: inout State) {
+        if state.fd >= 0 {
+            close(state.fd)
+            for mailbox in mailboxes { unlink(mailbox.tmp + "/" + uniqueName) }
+        }
+        state.fd = -1
+        state.pending = ByteBuffer()
+        state.phase = .aborted
     }
 }

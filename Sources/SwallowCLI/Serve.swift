@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import MailStore
 import SMTPServer
 import ServiceLifecycle
 import SwallowKit
@@ -74,6 +75,8 @@ struct Serve: AsyncParsableCommand {
             Options.printError("\(error)")
             throw ExitCode.failure
         }
-        logger.info("stopped")
+        let commits = GroupCommitter.shared.statistics
+        logger.info(
+            "stopped", metadata: ["messages_committed": "\(commits.messages)", "commit_rounds": "\(commits.rounds)"])
     }
 }

@@ -39,7 +39,6 @@ func readFile(_ path: String) -> [UInt8] {
         let message = try await MaildirMessage.begin(in: [box], hostname: "mx.test")
         try await message.write(ByteBuffer(string: "Subject: a\r\n\r\nbody\r\n"))
         #expect(listDirectory(box.new).isEmpty)
-        #expect(listDirectory(box.tmp) == [message.uniqueName])
         let paths = try await message.commit()
         #expect(listDirectory(box.tmp).isEmpty)
         #expect(listDirectory(box.new) == ["\(message.uniqueName),S=20"])
@@ -106,5 +105,68 @@ func readFile(_ path: String) -> [UInt8] {
         }
         #expect(names.count == 200)
         #expect(listDirectory(box.new).count == 200)
+    }
+}
+
+@Suite struct GroupCommitTests {
+    @Test func largeMessagesGoToTmpBeforeCommit() async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/d/alice")
+        let message = try await MaildirMessage.begin(in: [box], hostname: "mx.test")
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "a"), count: MaildirMessage.flushThreshold)
+        try await message.write(chunk)
+        #expect(listDirectory(box.tmp) == [message.uniqueName])
+        #expect(listDirectory(box.new).isEmpty)
+        try await message.write(ByteBuffer(string: "tail"))
+        let paths = try await message.commit()
+        #expect(readFile(paths[0]).count == MaildirMessage.flushThreshold + 4)
+        #expect(listDirectory(box.tmp).isEmpty)
+    }
+
+    @Test func concurrentCommitsShareRounds() async throws {
+        let root = makeTemporaryDirectory()
+        let committer = GroupCommitter()
+        let boxes = (0..<4).map { Maildir(path: root + "/d/user\($0)") }
+        try await withThrowingTaskGroup(of: [String].self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    let message = try await MaildirMessage.begin(
+                        in: [boxes[index % 4], boxes[(index + 1) % 4]], hostname: "mx.test", committer: committer)
+                    try await message.write(ByteBuffer(string: "Message-ID: <\(index)@test>\r\n\r\nbody\r\n"))
+                    return try await message.commit()
+                }
+            }
+            var paths = 0
+            for try await delivered in group { paths += delivered.count }
+            #expect(paths == 400)
+        }
+        let stats = committer.statistics
+        #expect(stats.messages == 200)
+        // Each round covered more than one message: the syncs were shared.
+        #expect(stats.rounds < 200)
+        for box in boxes {
+            #expect(listDirectory(box.new).count == 100)
+            #expect(listDirectory(box.tmp).isEmpty)
+        }
+    }
+
+    @Test func aFailureInOneMessageDoesNotFailTheRound() async throws {
+        let root = makeTemporaryDirectory()
+        let committer = GroupCommitter()
+        let good = Maildir(path: root + "/d/good")
+        let bad = Maildir(path: root + "/d/bad")
+        let first = try await MaildirMessage.begin(in: [bad], hostname: "mx.test", committer: committer)
+        let second = try await MaildirMessage.begin(in: [good], hostname: "mx.test", committer: committer)
+        try await first.write(ByteBuffer(string: "x"))
+        try await second.write(ByteBuffer(string: "y"))
+        // The bad mailbox's tmp becomes a file: its message cannot be created at commit time.
+        #expect(rmdir(bad.tmp) == 0)
+        fclose(fopen(bad.tmp, "w"))
+        let failing = Task { try await first.commit() }
+        let succeeding = Task { try await second.commit() }
+        await #expect(throws: MaildirError.self) { _ = try await failing.value }
+        #expect(try await succeeding.value.count == 1)
+        #expect(listDirectory(bad.new).isEmpty)
+        #expect(listDirectory(good.new).count == 1)
     }
 }

@@ -1,0 +1,16 @@
+#ifndef SWALLOW_CFILESUPPORT_H
+#define SWALLOW_CFILESUPPORT_H
+
+// File calls that Swift's Glibc module does not export (they need _GNU_SOURCE, which only the .c file can set
+// before the system headers are read).
+
+/// Starts writing the file's dirty pages without waiting (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that
+/// the fsyncs that follow for many files find their data already on its way. Returns 0, or -1 with errno set;
+/// a no-op elsewhere.
+int swallow_start_writeback(int fd);
+
+/// Linux `syncfs`: writes every dirty file and directory of the file system holding `fd` and waits for them.
+/// Returns 0, or -1 with errno set (ENOSYS elsewhere).
+int swallow_syncfs(int fd);
+
+#endif

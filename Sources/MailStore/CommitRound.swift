@@ -1,0 +1,133 @@
+import FileSupport
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One round of group commit over the messages that finished together: write them all, make all their files
+/// durable, publish them all into `new`, make all those directory entries durable. Only then is any acknowledged.
+///
+/// A round of one message syncs exactly its file and its `new` directories. A larger round uses one `syncfs` per
+/// file system for the files and one for the directories, where the kernel reports writeback errors to `syncfs`;
+/// otherwise it starts every file's writeback first and fsyncs each, so one journal commit can cover many files.
+/// A failure fails only the messages it concerns: one file's write, or every message on a file system or in a
+/// directory whose sync failed.
+struct CommitRound {
+    private let messages: [MaildirMessage]
+    private var failures: [MaildirError?]
+    private var published: [[String]]
+    private let sharesFileSystemSyncs: Bool
+
+    init(_ messages: [MaildirMessage]) {
+        self.messages = messages
+        failures = Array(repeating: nil, count: messages.count)
+        published = Array(repeating: [], count: messages.count)
+        sharesFileSystemSyncs = messages.count > 1 && POSIXFile.canSyncFileSystem
+    }
+
+    mutating func run() -> [Result<[String], MaildirError>] {
+        let startWriteback = !sharesFileSystemSyncs
+        forEachLive { message throws(MaildirError) in try message.stage(startWriteback: startWriteback) }
+        if sharesFileSystemSyncs {
+            syncFileSystems()
+        } else {
+            forEachLive { message throws(MaildirError) in try message.syncFile() }
+        }
+        for index in messages.indices where failures[index] == nil {
+            do throws(MaildirError) { published[index] = try messages[index].publish() } catch {
+                failures[index] = error
+            }
+        }
+        if sharesFileSystemSyncs { syncDirectoryFileSystems() } else { syncDirectories() }
+        return messages.indices.map { index in
+            if let failure = failures[index] { .failure(failure) } else { .success(published[index]) }
+        }
+    }
+
+    private mutating func forEachLive(_ step: (MaildirMessage) throws(MaildirError) -> Void) {
+        for index in messages.indices where failures[index] == nil {
+            do throws(MaildirError) { try step(messages[index]) } catch { failures[index] = error }
+        }
+    }
+
+    /// The live messages grouped by the device their files are on.
+    private mutating func byDevice() -> [UInt64: [Int]] {
+        var groups: [UInt64: [Int]] = [:]
+        for index in messages.indices where failures[index] == nil {
+            do throws(MaildirError) {
+                groups[try messages[index].device(), default: []].append(index)
+            } catch {
+                failures[index] = error
+            }
+        }
+        return groups
+    }
+
+    private mutating func syncFileSystems() {
+        for (_, indices) in byDevice() {
+            do throws(MaildirError) {
+                try messages[indices[0]].syncFileSystem()
+            } catch {
+                for index in indices {
+                    messages[index].fail()
+                    failures[index] = error
+                }
+            }
+        }
+    }
+
+    /// After publishing, the files are closed: each file system is reached through one of its `new` directories.
+    private mutating func syncDirectoryFileSystems() {
+        var groups: [String: [Int]] = [:]
+        var devices: [UInt64: String] = [:]
+        for index in messages.indices where failures[index] == nil {
+            let directory = messages[index].mailboxes[0].new
+            do throws(FileError) {
+                let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard fd >= 0 else { throw FileError(operation: "open", path: directory) }
+                defer { close(fd) }
+                let device = try POSIXFile.device(of: fd, path: directory)
+                let representative = devices[device, default: directory]
+                devices[device] = representative
+                groups[representative, default: []].append(index)
+            } catch {
+                takeBack(index, MaildirError(error))
+            }
+        }
+        for (directory, indices) in groups {
+            do throws(FileError) {
+                let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                guard fd >= 0 else { throw FileError(operation: "open", path: directory) }
+                defer { close(fd) }
+                try POSIXFile.syncFileSystem(fd, path: directory)
+            } catch {
+                for index in indices { takeBack(index, MaildirError(error)) }
+            }
+        }
+    }
+
+    private mutating func syncDirectories() {
+        var outcomes: [String: MaildirError?] = [:]
+        for index in messages.indices where failures[index] == nil {
+            for mailbox in messages[index].mailboxes where outcomes[mailbox.new] == nil {
+                do throws(MaildirError) {
+                    try FileOps.syncDirectory(mailbox.new)
+                    outcomes[mailbox.new] = .some(nil)
+                } catch {
+                    outcomes[mailbox.new] = .some(error)
+                }
+            }
+            if let failure = messages[index].mailboxes.lazy.compactMap({ outcomes[$0.new] ?? nil }).first {
+                takeBack(index, failure)
+            }
+        }
+    }
+
+    /// Its directory entry may not be on disk: not acknowledged, so it must not stay visible either.
+    private mutating func takeBack(_ index: Int, _ error: MaildirError) {
+        messages[index].unpublish(published[index])
+        failures[index] = error
+    }
+}
