@@ -15,9 +15,13 @@ enum UniqueName {
         clock_gettime(CLOCK_REALTIME, &now)
         let sequence = counter.wrappingAdd(1, ordering: .relaxed).newValue
         let random = UInt32.random(in: .min ... .max)
-        // "/" and ":" cannot appear in the host part (":" starts the info suffix in cur/).
-        let host = hostname.replacingOccurrences(of: "/", with: "\\057").replacingOccurrences(of: ":", with: "\\072")
-        return "\(now.tv_sec).M\(now.tv_nsec / 1000)P\(getpid())Q\(sequence)R\(String(random, radix: 16)).\(host)"
+        let unique = "\(now.tv_sec).M\(now.tv_nsec / 1000)P\(getpid())Q\(sequence)R\(String(random, radix: 16))"
+        return unique + "." + hostPart(hostname)
+    }
+
+    /// "/" and ":" cannot appear in the host part (":" starts the info suffix in cur/).
+    static func hostPart(_ hostname: String) -> String {
+        hostname.replacingOccurrences(of: "/", with: "\\057").replacingOccurrences(of: ":", with: "\\072")
     }
 }
 

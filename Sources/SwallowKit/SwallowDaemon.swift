@@ -13,6 +13,9 @@ public struct SwallowDaemon: Sendable {
     public let certificates: CertificateStore
     /// The server and the certificate reloader (SIGHUP), for a `ServiceGroup`.
     public let services: [any Service]
+    /// Crash leftovers removed from the mailboxes' `tmp` directories at start.
+    public let leftoversRemoved: Int
+    private let lock: DataDirectoryLock
 
     public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
         self.configuration = configuration
@@ -21,6 +24,12 @@ public struct SwallowDaemon: Sendable {
             try Maildir(path: configuration.mailDirectory).createRoot()
         } catch {
             throw DaemonSetupError(message: "cannot use data directory \(configuration.dataDirectory): \(error)")
+        }
+        lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        leftoversRemoved = LeftoverFiles.remove(under: configuration.mailDirectory, hostname: configuration.hostname)
+        if leftoversRemoved > 0 {
+            logger.notice(
+                "removed unfinished deliveries left by an earlier run", metadata: ["files": "\(leftoversRemoved)"])
         }
         certificates = try Self.makeCertificateStore(configuration, logger: logger)
         let directory = Directory(
