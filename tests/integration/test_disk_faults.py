@@ -1,0 +1,117 @@
+"""Disk faults: a full file system and a read-only one give 4xx replies, never 250 and never a crash, and
+delivery works again without a restart once the disk is usable.
+
+The data directory is a small tmpfs this test mounts (root only, as in CI), so the faults are real ENOSPC and
+EROFS from the kernel rather than simulated ones.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import DOMAIN, make_message
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs mounted at tmp_path/"disk"; unmounted after the test (and after its servers stop)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mount_point)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def send(srv, rcpt: str, body: bytes):
+    """One transaction; the reply to DATA's end (or the refusal that came first)."""
+    with srv.connect() as c:
+        c.start()
+        assert c.cmd("MAIL FROM:<disk@client.test>").code == 250
+        assert c.cmd(f"RCPT TO:<{rcpt}@{DOMAIN}>").code == 250
+        reply = c.cmd("DATA")
+        if reply.code != 354:
+            return reply
+        c.send(body.replace(b"\r\n.", b"\r\n..") + b".\r\n")
+        return c.read_reply()
+
+
+def mailbox(srv, box: str, sub: str = "new") -> Path:
+    return Path(srv.settings["data_dir"]) / "mail" / DOMAIN / box / sub
+
+
+def stored_count(srv, box: str) -> int:
+    d = mailbox(srv, box)
+    return len(os.listdir(d)) if d.is_dir() else 0
+
+
+@pytest.mark.parametrize("body_kb", [20, 200])  # kept in memory until commit / streamed to tmp as it arrives
+def test_full_disk_gives_452_then_recovers_without_restart(small_disk, server_factory, body_kb):
+    srv = server_factory({"data_dir": str(small_disk / "data")})
+    body = make_message(subject="fill", body=("y" * 70 + "\r\n") * (body_kb * 1024 // 72))
+    accepted = 0
+    refusal = None
+    for _ in range(200):
+        reply = send(srv, "alice", body)
+        if reply.code == 250:
+            accepted += 1
+            continue
+        refusal = reply
+        break
+    assert refusal is not None, "a 2 MiB disk never filled up"
+    assert refusal.code == 452 and refusal.enhanced == "4.3.1", refusal
+    assert srv.alive()
+    # every 250 is a whole file in new/; the refused message left nothing visible and nothing in tmp/
+    assert stored_count(srv, "alice") == accepted
+    for name in os.listdir(mailbox(srv, "alice")):
+        assert (mailbox(srv, "alice") / name).read_bytes().endswith(body)
+    assert os.listdir(mailbox(srv, "alice", "tmp")) == []
+    # still full: still refused, still alive
+    assert send(srv, "alice", body).code == 452
+    # space comes back (the user reads and deletes mail): accepted again, same process
+    new = mailbox(srv, "alice")
+    for name in sorted(os.listdir(new))[: max(1, accepted // 2)]:
+        os.unlink(new / name)
+    assert send(srv, "alice", body).code == 250
+    assert srv.alive()
+
+
+def test_read_only_file_system_gives_451_then_recovers(tmp_path, server_factory):
+    # The mail directory alone is the tmpfs: the daemon keeps its lock file open for writing in the data
+    # directory, which would stop a remount read-only.
+    data_dir = tmp_path / "data"
+    (data_dir / "mail").mkdir(parents=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(data_dir / "mail")],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    try:
+        read_only_round(server_factory({"data_dir": str(data_dir)}), data_dir / "mail")
+    finally:
+        subprocess.run(["umount", "-l", str(data_dir / "mail")], check=False)
+
+
+def read_only_round(srv, small_disk: Path):
+    body = make_message(subject="ro")
+    assert send(srv, "alice", body).code == 250
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        for rcpt in ("alice", "bob"):  # a mailbox that exists, and one that must be created
+            reply = send(srv, rcpt, body)
+            assert reply.code == 451 and reply.enhanced == "4.3.0", reply
+        assert srv.alive()
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert send(srv, "bob", body).code == 250
+    assert stored_count(srv, "alice") == 1 and stored_count(srv, "bob") == 1
