@@ -52,6 +52,14 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     private var idleTimer: Scheduled<Void>?
     private var sessionTimer: Scheduled<Void>?
+    private var greetingTimer: Scheduled<Void>?
+    /// Fires when a message body falls below the minimum data rate unless more of it arrives.
+    private var dataRateTimer: Scheduled<Void>?
+    /// Connection-wide limits: early talkers, commands per second, body data rate, bytes per session.
+    private var limiter: ConnectionLimiter
+    /// A hang-up decided while a backend call was outstanding: carried out once the call has finished, so that
+    /// its reply (a 250 for a committed message, say) is not lost.
+    private var pendingHangUp: (replies: [Reply], reason: HangUpReason)?
     private let connectedAt = NIODeadline.now()
     private var accepted = 0
     private var refused = 0
@@ -67,6 +75,13 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         self.throttle = throttle
         self.logger = logger
         self.machine = ServerStateMachine(configuration: configuration.session)
+        self.limiter = ConnectionLimiter(
+            limits: configuration.limits, maxMessageSize: configuration.session.maxMessageSize, now: Self.now())
+    }
+
+    /// The monotonic clock the limiter is fed with.
+    private static func now() -> Duration {
+        .nanoseconds(NIODeadline.now().uptimeNanoseconds)
     }
 
     /// The protocol settings for this connection: what its listener is for, whether it is on loopback.
@@ -97,8 +112,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         case .admitted:
             admitted = true
         case .tooMany:
-            logger.notice("connection refused: too many connections")
-            return close(context, after: [.tooManyConnections])
+            return hangUp([.tooManyConnections], .tooManyConnections, context)
         case .shuttingDown:
             return close(context, after: [.shuttingDown])
         }
@@ -106,19 +120,45 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         sessionTimer = context.eventLoop.assumeIsolated().scheduleTask(
             in: .nanoseconds(configuration.sessionTimeout.timeAmount)
         ) {
-            self.logger.notice("session deadline reached")
-            self.close(context, after: [.timeout])
+            self.hangUp([.sessionExpired], .sessionDeadline, context)
+            // The hang-up waits for a backend call in progress, but not for ever.
+            context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(30)) {
+                self.close(context, after: [.sessionExpired])
+            }
         }
         armIdleTimer(context)
-        send([machine.greetingReply], context)
-        context.flush()
+        sendGreeting(context)
         context.fireChannelActive()
+    }
+
+    /// The 220 greeting. With a greeting delay (on mail exchange listeners only: submission clients are known
+    /// users) the first line of a two-line 220 goes out at once and the last after the delay; until then any
+    /// input is a pregreet violation (Postfix postscreen's test). The "220-" line keeps patient clients waiting
+    /// for the rest and catches bots that talk as soon as they see a 220.
+    private func sendGreeting(_ context: ChannelHandlerContext) {
+        let delay = configuration.limits.greetingDelay
+        guard delay > .zero, listener == .smtp else {
+            limiter.greetingSent()
+            send([machine.greetingReply], context)
+            context.flush()
+            return
+        }
+        let text = machine.delayedGreetingReply.wireText
+        let firstLineEnd = text.firstRange(of: "\r\n")!.upperBound
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: String(text[..<firstLineEnd]))), promise: nil)
+        greetingTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.timeAmount)) {
+            guard !self.isClosed, self.pendingHangUp == nil else { return }
+            self.limiter.greetingSent()
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: String(text[firstLineEnd...]))), promise: nil)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         mode = .closed
         idleTimer?.cancel()
         sessionTimer?.cancel()
+        greetingTimer?.cancel()
+        dataRateTimer?.cancel()
         if admitted {
             let sink = self.sink
             let session = self.session
@@ -146,7 +186,10 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        guard !isClosed else { return }
+        guard !isClosed, pendingHangUp == nil else { return }
+        if let violation = limiter.received(incoming.readableBytes, at: Self.now()) {
+            return hangUp(violation, context)
+        }
         buffer.writeBuffer(&incoming)
         process(context)
         // After processing: the mode the bytes left us in (command, DATA or BDAT) decides the timeout.
@@ -158,7 +201,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if waiting || isClosed || !context.channel.isWritable {
+        if waiting || isClosed || pendingHangUp != nil || !context.channel.isWritable {
             heldRead = true
         } else {
             context.read()
@@ -214,8 +257,12 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                     close(context, after: [.shuttingDown])
                     return
                 }
-                switch nextLine() {
-                case .line(let line): perform(machine.receive(line: line), context)
+                let next = nextLine()
+                if case .needMore = next { break loop }
+                if let violation = limiter.command(at: Self.now()) { return hangUp(violation, context) }
+                switch next {
+                // Input already buffered behind the line was sent without waiting for its reply.
+                case .line(let line): perform(machine.receive(line: line, pipelined: buffer.readableBytes > 0), context)
                 case .tooLong:
                     mode = .discardingLine
                     perform(machine.lineTooLong(), context)
@@ -305,6 +352,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         switch action {
         case .send(let replies, let closing):
             if closing { close(context, after: replies) } else { send(replies, context) }
+        case .hangUp(let replies, let reason):
+            hangUp(replies, reason, context)
         case .checkSender(let path, let parameters):
             let session = self.session!
             call(context, { try await session.mail(from: path, parameters: parameters) }) { result in
@@ -505,12 +554,19 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         then: @escaping (Result<Value, any Error>) -> Void
     ) {
         waiting = true
+        let started = Self.now()
         let promise = context.eventLoop.makePromise(of: Value.self)
         promise.completeWithTask(operation)
         promise.futureResult.assumeIsolated().whenComplete { result in
             self.waiting = false
             guard !self.isClosed else { return }
+            // The client is not to blame for the time the backend took.
+            self.limiter.serverPaused(for: Self.now() - started)
             then(result)
+            if let pending = self.pendingHangUp, !self.waiting {
+                self.pendingHangUp = nil
+                return self.hangUp(pending.replies, pending.reason, context)
+            }
             self.process(context)
             self.armIdleTimer(context)
             self.releaseHeldRead(context)
@@ -534,11 +590,35 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Ends the connection for a broken rule or a limit: logged and counted, the replies sent, then closed. While a
+    /// backend call is outstanding (a commit, say) the hang-up waits for it, and input is no longer read.
+    private func hangUp(_ replies: [Reply], _ reason: HangUpReason, _ context: ChannelHandlerContext) {
+        guard !isClosed else { return }
+        if waiting {
+            if pendingHangUp == nil { pendingHangUp = (replies, reason) }
+            return
+        }
+        logger.notice(
+            "closing connection: \(reason.rawValue)",
+            metadata: [
+                "reply": "\(replies.last.map { "\($0.code) \($0.enhancedCode?.description ?? "")" } ?? "none")",
+                "bytes": "\(limiter.sessionBytes)",
+            ])
+        Counter(label: "swallow_smtp_hangups_total", dimensions: [("reason", reason.rawValue)]).increment()
+        close(context, after: replies)
+    }
+
+    private func hangUp(_ violation: ConnectionLimiter.Violation, _ context: ChannelHandlerContext) {
+        hangUp(violation.reply.map { [$0] } ?? [], violation.reason, context)
+    }
+
     /// Sends the replies, then closes once they are on the wire.
     private func close(_ context: ChannelHandlerContext, after replies: [Reply]) {
         guard !isClosed else { return }
         mode = .closed
         idleTimer?.cancel()
+        greetingTimer?.cancel()
+        dataRateTimer?.cancel()
         let text = replies.map(\.wireText).joined()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
@@ -559,6 +639,32 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             } else {
                 self.logger.notice("idle timeout")
                 self.close(context, after: [.timeout])
+            }
+        }
+        armDataRateTimer(context)
+    }
+
+    /// Starts or stops timing a message body (DATA content, or a BDAT transaction from its first chunk to its
+    /// last) as the state says, and arms the timer that catches a body falling below the minimum rate even when
+    /// nothing more arrives. While a backend call is outstanding the timer does nothing: the call's end re-arms it.
+    private func armDataRateTimer(_ context: ChannelHandlerContext) {
+        let receivingBody: Bool
+        switch mode {
+        case .data, .chunk: receivingBody = true
+        default: receivingBody = machine.transaction?.chunked == true
+        }
+        limiter.receivingBody(receivingBody, at: Self.now())
+        dataRateTimer?.cancel()
+        dataRateTimer = nil
+        guard !isClosed, let deadline = limiter.dataRateDeadline else { return }
+        dataRateTimer = context.eventLoop.assumeIsolated().scheduleTask(
+            deadline: .uptimeNanoseconds(UInt64(max(deadline.timeAmount, 0)))
+        ) {
+            guard !self.isClosed, !self.waiting else { return }
+            if let violation = self.limiter.checkDataRate(at: Self.now()) {
+                self.hangUp(violation, context)
+            } else {
+                self.armDataRateTimer(context)
             }
         }
     }

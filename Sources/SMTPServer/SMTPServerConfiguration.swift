@@ -38,6 +38,8 @@ public struct SMTPServerConfiguration: Sendable {
     public var dataTimeout: Duration
     /// The longest a whole session may last.
     public var sessionTimeout: Duration
+    /// Limits on each connection: greeting delay, commands per second, minimum body data rate, bytes per session.
+    public var limits: ConnectionLimits
     /// Connections open at once, in all; more get 421 4.7.0.
     public var maxConnections: Int
     /// Connections open at once from one client address; more get 421 4.7.0.
@@ -64,6 +66,7 @@ public struct SMTPServerConfiguration: Sendable {
         commandTimeout: Duration = .seconds(300),
         dataTimeout: Duration = .seconds(600),
         sessionTimeout: Duration = .seconds(3600),
+        limits: ConnectionLimits = ConnectionLimits(),
         maxConnections: Int = 500,
         maxConnectionsPerClient: Int = 100,
         shutdownGracePeriod: Duration = .seconds(10),
@@ -79,6 +82,7 @@ public struct SMTPServerConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.dataTimeout = dataTimeout
         self.sessionTimeout = sessionTimeout
+        self.limits = limits
         self.maxConnections = maxConnections
         self.maxConnectionsPerClient = maxConnectionsPerClient
         self.shutdownGracePeriod = shutdownGracePeriod

@@ -77,6 +77,20 @@ private struct TableReader {
         return int
     }
 
+    /// A number of seconds: an integer or a float, such as `0.5`.
+    func seconds(_ table: TOMLTable, _ key: String, _ path: String, range: ClosedRange<Double>)
+        throws(ConfigurationError) -> Double?
+    {
+        guard let value = table[key] else { return nil }
+        guard let seconds = value.int.map(Double.init) ?? value.double, seconds.isFinite else {
+            throw fail(path, "expected a number of seconds, found \(value.type)")
+        }
+        guard range.contains(seconds) else {
+            throw fail(path, "\(seconds) is out of range (\(range.lowerBound)...\(range.upperBound) seconds)")
+        }
+        return seconds
+    }
+
     func bool(_ table: TOMLTable, _ key: String, _ path: String) throws(ConfigurationError) -> Bool? {
         guard let value = table[key] else { return nil }
         guard let bool = value.bool else { throw fail(path, "expected true or false, found \(value.type)") }
@@ -134,6 +148,8 @@ private struct TableReader {
                 limits,
                 allowed: [
                     "max_message_size", "max_recipients", "max_errors", "max_connections", "max_connections_per_client",
+                    "greeting_delay", "commands_per_second", "command_burst", "min_data_rate", "min_data_rate_grace",
+                    "max_session_bytes",
                 ],
                 prefix: "limits.")
             let big = 0...(1 << 40)
@@ -150,6 +166,12 @@ private struct TableReader {
             config.maxConnectionsPerClient =
                 try integer(limits, "max_connections_per_client", "limits.max_connections_per_client", range: big)
                 ?? config.maxConnectionsPerClient
+            try readConnectionLimits(limits, into: &config)
+            if let bytes = config.maxSessionBytes, bytes > 0, bytes < config.maxMessageSize {
+                throw fail(
+                    "limits.max_session_bytes",
+                    "\(bytes) is less than one message of limits.max_message_size (\(config.maxMessageSize))")
+            }
         }
         if let timeouts = try subtable(root, "timeouts") {
             try checkKeys(timeouts, allowed: ["command", "data", "session", "shutdown_grace"], prefix: "timeouts.")
@@ -164,7 +186,9 @@ private struct TableReader {
                 ?? config.shutdownGrace
         }
         if let policy = try subtable(root, "policy") {
-            try checkKeys(policy, allowed: ["vrfy", "expn", "bare_line_endings", "catch_all"], prefix: "policy.")
+            try checkKeys(
+                policy, allowed: ["vrfy", "expn", "bare_line_endings", "catch_all", "early_pipelining"],
+                prefix: "policy.")
             config.vrfy = try lookupPolicy(policy, "vrfy") ?? config.vrfy
             config.expn = try lookupPolicy(policy, "expn") ?? config.expn
             if let value = try string(policy, "bare_line_endings", "policy.bare_line_endings") {
@@ -175,6 +199,13 @@ private struct TableReader {
                 }
             }
             config.catchAll = try bool(policy, "catch_all", "policy.catch_all")
+            if let value = try string(policy, "early_pipelining", "policy.early_pipelining") {
+                switch value {
+                case "reject": config.rejectEarlyPipelining = true
+                case "allow": config.rejectEarlyPipelining = false
+                default: throw fail("policy.early_pipelining", "must be \"reject\" or \"allow\", not \"\(value)\"")
+                }
+            }
         }
         if let tls = try subtable(root, "tls") { try readTLS(tls, into: &config) }
         if let auth = try subtable(root, "auth") { try readAuth(auth, into: &config) }
@@ -185,6 +216,25 @@ private struct TableReader {
         }
         try Validation.checkAliases(config.domains, file: file)
         return config
+    }
+
+    /// The `[limits]` keys against floods and hostile clients.
+    func readConnectionLimits(_ limits: TOMLTable, into config: inout SwallowConfiguration) throws(ConfigurationError) {
+        config.greetingDelay =
+            try seconds(limits, "greeting_delay", "limits.greeting_delay", range: 0...300) ?? config.greetingDelay
+        config.commandsPerSecond =
+            try integer(limits, "commands_per_second", "limits.commands_per_second", range: 0...1_000_000)
+            ?? config.commandsPerSecond
+        config.commandBurst =
+            try integer(limits, "command_burst", "limits.command_burst", range: 1...1_000_000) ?? config.commandBurst
+        config.minDataRate =
+            try integer(limits, "min_data_rate", "limits.min_data_rate", range: 0...(1 << 30)) ?? config.minDataRate
+        config.minDataRateGrace =
+            try seconds(limits, "min_data_rate_grace", "limits.min_data_rate_grace", range: 0...86_400)
+            ?? config.minDataRateGrace
+        config.maxSessionBytes =
+            try integer(limits, "max_session_bytes", "limits.max_session_bytes", range: 0...(1 << 50))
+            ?? config.maxSessionBytes
     }
 
     func lookupPolicy(_ table: TOMLTable, _ key: String) throws(ConfigurationError) -> LookupPolicy? {

@@ -22,6 +22,18 @@ public struct SwallowConfiguration: Sendable {
     public var maxErrors: Int = 10
     public var maxConnections: Int = 500
     public var maxConnectionsPerClient: Int = 100
+    /// Seconds the last line of the greeting is held back on mail exchange listeners; 0 = none.
+    public var greetingDelay: Double = 0
+    /// Commands per second a session may sustain, and in a burst; 0 = no limit.
+    public var commandsPerSecond = 2000
+    public var commandBurst = 4000
+    /// Octets per second a message body must average after `minDataRateGrace` seconds; 0 = no limit.
+    public var minDataRate = 500
+    public var minDataRateGrace: Double = 60
+    /// Octets per session; nil: ten times `maxMessageSize` (no limit when that is 0); 0 = no limit.
+    public var maxSessionBytes: Int?
+    /// Hang up on clients that send commands before the reply when PIPELINING was not offered to them.
+    public var rejectEarlyPipelining = true
 
     /// Seconds.
     public var commandTimeout: Int = 300
@@ -73,9 +85,14 @@ public struct SwallowConfiguration: Sendable {
             session: SessionConfiguration(
                 hostname: hostname, maxMessageSize: maxMessageSize, maxRecipients: maxRecipients,
                 maxErrors: maxErrors, vrfy: vrfy, expn: expn, bareLineEndings: bareLineEndings,
-                maxAuthFailures: maxAuthFailures),
+                maxAuthFailures: maxAuthFailures, rejectEarlyPipelining: rejectEarlyPipelining),
             commandTimeout: .seconds(commandTimeout), dataTimeout: .seconds(dataTimeout),
-            sessionTimeout: .seconds(sessionTimeout), maxConnections: maxConnections,
+            sessionTimeout: .seconds(sessionTimeout),
+            limits: ConnectionLimits(
+                greetingDelay: .seconds(greetingDelay), commandsPerSecond: commandsPerSecond,
+                commandBurst: commandBurst, minDataRate: minDataRate, minDataRateGrace: .seconds(minDataRateGrace),
+                maxSessionBytes: maxSessionBytes),
+            maxConnections: maxConnections,
             maxConnectionsPerClient: maxConnectionsPerClient, shutdownGracePeriod: .seconds(shutdownGrace),
             authWithoutTLSOnLoopback: authPlaintextOnLoopback, authFailuresPerClient: authFailuresPerClient,
             authThrottleWindow: .seconds(authThrottleWindow))

@@ -119,7 +119,7 @@ struct AuthAndTLSStateTests {
             if attempt < 3 {
                 #expect(action == .reply(.authFailed))
             } else {
-                guard case .send(let replies, true) = action else {
+                guard case .hangUp(let replies, .tooManyAuthFailures) = action else {
                     Issue.record("expected close")
                     return
                 }

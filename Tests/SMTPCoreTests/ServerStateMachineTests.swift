@@ -428,7 +428,7 @@ struct ServerStateMachineTests {
         #expect(session.receive("EHLO") == .reply(Reply(501, .init(5, 5, 4), "Syntax: EHLO hostname")))
         #expect(session.machine.errorCount == 2)
         let last = session.receive("DATA")
-        #expect(last == .send([.needMail, .tooManyErrors], close: true))
+        #expect(last == .hangUp([.needMail, .tooManyErrors], reason: .tooManyErrors))
         #expect(last.closes)
         #expect(Reply.tooManyErrors.codes == "421 4.7.0")
         #expect(session.machine.errorCount == 3)
@@ -453,7 +453,8 @@ struct ServerStateMachineTests {
         var session = Session(maxErrors: 2)
         #expect(session.machine.lineTooLong() == .reply(.lineTooLong))
         #expect(Reply.lineTooLong.codes == "500 5.5.2")
-        #expect(session.machine.lineTooLong() == .send([.lineTooLong, .tooManyErrors], close: true))
+        #expect(
+            session.machine.lineTooLong() == .hangUp([.lineTooLong, .tooManyErrors], reason: .tooManyErrors))
     }
 
     @Test("refusals that are not protocol errors do not count")

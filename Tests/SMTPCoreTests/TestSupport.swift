@@ -64,6 +64,7 @@ extension Action {
     /// The replies of a `.send` action, or nil for any other action.
     var replies: [Reply]? {
         if case .send(let replies, _) = self { return replies }
+        if case .hangUp(let replies, _) = self { return replies }
         return nil
     }
 
@@ -75,6 +76,7 @@ extension Action {
 
     var closes: Bool {
         if case .send(_, close: true) = self { return true }
+        if case .hangUp = self { return true }
         return false
     }
 }

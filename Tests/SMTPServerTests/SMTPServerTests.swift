@@ -31,18 +31,32 @@ struct SMTPServerTests {
         try await withServer { port, backend in
             let client = try await TestClient(port: port)
             _ = try await client.reply()
+            // RFC 2920: pipelining starts once the EHLO reply has offered it.
+            #expect(try await client.command("EHLO c").code == 250)
             try await client.send(
-                "EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<x@example.test>\r\nRCPT TO:<nobody@example.test>\r\n"
+                "MAIL FROM:<a@s.test>\r\nRCPT TO:<x@example.test>\r\nRCPT TO:<nobody@example.test>\r\n"
                     + "RCPT TO:<y@elsewhere.test>\r\nRCPT TO:<z@example.test>\r\nDATA\r\n")
             var codes: [Int] = []
-            for _ in 0..<7 { codes.append(try await client.reply().code) }
-            #expect(codes == [250, 250, 250, 550, 550, 250, 354])
+            for _ in 0..<6 { codes.append(try await client.reply().code) }
+            #expect(codes == [250, 250, 550, 550, 250, 354])
             try await client.send("hi\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<x@example.test>\r\nRSET\r\nQUIT\r\n")
             codes = []
             for _ in 0..<5 { codes.append(try await client.reply().code) }
             #expect(codes == [250, 250, 250, 250, 221])
             #expect(backend.messages.count == 1)
             #expect(backend.messages[0].envelope.recipients.count == 2)
+        }
+    }
+
+    @Test func pipeliningBeforeTheEHLOReplyIsRefused() async throws {
+        try await withServer { port, backend in
+            let client = try await TestClient(port: port)
+            _ = try await client.reply()
+            try await client.send("EHLO c\r\nMAIL FROM:<a@s.test>\r\nRCPT TO:<x@example.test>\r\n")
+            let reply = try await client.reply()
+            #expect(reply.code == 554)
+            #expect(reply.text.hasPrefix("5.5.0"))
+            #expect(try await client.isClosedByServer())
         }
     }
 

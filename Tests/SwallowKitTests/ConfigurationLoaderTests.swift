@@ -73,6 +73,19 @@ import Testing
                 "domains.\"example.test\".aliases.out", "not in a local domain"
             ),
             ("hostname = 5", "hostname", "expected a string"),
+            ("[limits]\ngreeting_delay = \"6s\"", "limits.greeting_delay", "expected a number of seconds"),
+            ("[limits]\ngreeting_delay = -1", "limits.greeting_delay", "out of range"),
+            ("[limits]\ngreeting_delay = 301", "limits.greeting_delay", "out of range"),
+            ("[limits]\ncommands_per_second = -5", "limits.commands_per_second", "out of range"),
+            ("[limits]\ncommand_burst = 0", "limits.command_burst", "out of range"),
+            ("[limits]\nmin_data_rate = 1.5", "limits.min_data_rate", "expected an integer, found floating-point number"),
+            ("[limits]\nmin_data_rate_grace = nan", "limits.min_data_rate_grace", "expected a number of seconds"),
+            ("[limits]\nmax_session_bytes = -1", "limits.max_session_bytes", "out of range"),
+            (
+                "[limits]\nmax_message_size = 1000\nmax_session_bytes = 999", "limits.max_session_bytes",
+                "less than one message"
+            ),
+            ("[policy]\nearly_pipelining = \"no\"", "policy.early_pipelining", "must be \"reject\" or \"allow\""),
         ] as [(String, String?, String)])
     func badFilesNameTheFileTheKeyAndTheProblem(text: String, key: String?, message: String) throws {
         let error = try #require(throws: ConfigurationError.self) {
@@ -86,6 +99,36 @@ import Testing
         }
         #expect(error.description.contains(message), "\(error)")
         #expect(error.description.hasPrefix("/etc/swallow.toml: "))
+    }
+
+    @Test func floodLimitsHaveDefaultsAndCanBeSet() throws {
+        let defaults = try ConfigurationLoader.parse("", file: "empty.toml").serverConfiguration
+        #expect(defaults.limits == ConnectionLimits())
+        #expect(defaults.limits.greetingDelay == .zero)
+        #expect(defaults.limits.sessionByteLimit(maxMessageSize: defaults.session.maxMessageSize) == 262_144_000)
+        #expect(defaults.session.rejectEarlyPipelining)
+
+        let text = """
+            [limits]
+            max_message_size = 1000
+            greeting_delay = 0.5
+            commands_per_second = 7
+            command_burst = 9
+            min_data_rate = 100
+            min_data_rate_grace = 3
+            max_session_bytes = 5000
+            [policy]
+            early_pipelining = "allow"
+            """
+        let server = try ConfigurationLoader.parse(text, file: "limits.toml").serverConfiguration
+        #expect(
+            server.limits
+                == ConnectionLimits(
+                    greetingDelay: .milliseconds(500), commandsPerSecond: 7, commandBurst: 9, minDataRate: 100,
+                    minDataRateGrace: .seconds(3), maxSessionBytes: 5000))
+        #expect(!server.session.rejectEarlyPipelining)
+        let off = try ConfigurationLoader.parse("[limits]\nmax_session_bytes = 0", file: "x.toml")
+        #expect(off.serverConfiguration.limits.sessionByteLimit(maxMessageSize: 1000) == 0)
     }
 
     @Test func invalidTOMLNamesTheLine() throws {

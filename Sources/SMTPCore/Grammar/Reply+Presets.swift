@@ -52,3 +52,15 @@ extension Reply {
     public static let shuttingDown = Reply(421, .init(4, 3, 2), "Server shutting down; closing connection")
     public static let tooManyConnections = Reply(421, .init(4, 7, 0), "Too many connections; try again later")
 }
+
+// Replies that end a connection because a limit was reached or a rule broken (see `HangUpReason`).
+extension Reply {
+    public static let pregreet = Reply(554, .init(5, 7, 1), "Protocol error: you talked before the greeting; closing")
+    public static let earlyPipelining = Reply(
+        554, .init(5, 5, 0), "Protocol synchronization error: command sent before the previous reply; closing")
+    public static let tooManyCommands = Reply(421, .init(4, 7, 0), "Too many commands per second; closing connection")
+    public static let dataRateTooLow = Reply(421, .init(4, 4, 2), "Message data too slow; closing connection")
+    public static let sessionBytesExceeded = Reply(
+        421, .init(4, 7, 0), "Too much data in one session; closing connection")
+    public static let sessionExpired = Reply(421, .init(4, 4, 2), "Session time limit exceeded; closing connection")
+}

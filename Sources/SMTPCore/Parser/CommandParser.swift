@@ -15,6 +15,26 @@ public enum CommandParser {
         return Verb(rawValue: word.asciiUppercasedString)
     }
 
+    /// HTTP request methods (RFC 9110 §9, RFC 5789); none is an SMTP command.
+    static let httpMethods: [[UInt8]] = [
+        "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "CONNECT", "TRACE", "PATCH",
+    ].map { Array($0.utf8) }
+
+    /// Whether `line` is an HTTP request line rather than an SMTP command: an HTTP method and a space, or
+    /// `HTTP/1.` anywhere in a line whose first word is not an SMTP command. A browser tricked into talking to an
+    /// SMTP port (the ALPACA cross-protocol attack) sends this.
+    public static func isHTTPRequest(_ line: [UInt8]) -> Bool {
+        var scanner = ByteScanner(line)
+        let word = scanner.token().map(\.asciiUppercased)
+        if scanner.peek == .space, httpMethods.contains(where: { $0.elementsEqual(word) }) { return true }
+        guard verb(of: line) == nil else { return false }
+        let marker = Array("HTTP/1.".utf8)
+        guard line.count >= marker.count else { return false }
+        return (0...(line.count - marker.count)).contains { start in
+            line[start..<(start + marker.count)].elementsEqual(marker)
+        }
+    }
+
     public static func parse(_ line: [UInt8]) -> Result<Command, Reply> {
         do throws(Reply) {
             return .success(try parseOrThrow(line))

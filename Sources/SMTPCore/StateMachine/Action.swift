@@ -5,6 +5,9 @@
 public enum Action: Sendable, Hashable {
     /// Send these replies in order; then close the connection if `close` is set.
     case send([Reply], close: Bool)
+    /// The client broke a rule or reached a limit: send these replies (maybe none), close the connection, and
+    /// log and count the reason.
+    case hangUp([Reply], reason: HangUpReason)
     /// Ask the backend about the sender, then call `senderChecked(_:)`.
     case checkSender(ReversePath, MailParameters)
     /// Ask the backend about a recipient, then call `recipientChecked(_:refusal:)`.

@@ -17,6 +17,8 @@ public struct ServerStateMachine: Sendable {
     public private(set) var errorCount = 0
     /// The name from the last HELO/EHLO, and whether it was EHLO.
     public private(set) var greeting: (name: String, extended: Bool)?
+    /// Whether an EHLO reply has offered PIPELINING on this connection (STARTTLS does not take that back).
+    public private(set) var pipeliningOffered = false
     public private(set) var transaction: Transaction?
     private var pending: Pending?
 
@@ -54,6 +56,12 @@ public struct ServerStateMachine: Sendable {
         Reply(220, nil, "\(configuration.hostname) ESMTP Swallow ready")
     }
 
+    /// The greeting in two lines, for a delayed greeting: the I/O layer sends the first line at once and the last
+    /// after the delay, as Postfix's postscreen does, so that a client that talks after the first line is caught.
+    public var delayedGreetingReply: Reply {
+        Reply(220, nil, lines: ["\(configuration.hostname) ESMTP", greetingReply.lines[0]])
+    }
+
     /// The `with` keyword for trace headers (RFC 3848, RFC 6531 §3.7.3).
     public var protocolName: String {
         guard greeting?.extended == true else { return "SMTP" }
@@ -77,10 +85,16 @@ public struct ServerStateMachine: Sendable {
         return head == auth ? Self.authLineLength : CommandParser.maxLineLength
     }
 
-    /// A complete command line, without its CRLF.
-    public mutating func receive(line: [UInt8]) -> Action {
+    /// A complete command line, without its CRLF. `pipelined` tells whether more input had already arrived behind
+    /// it: the client sent that without waiting for this line's reply.
+    public mutating func receive(line: [UInt8], pipelined: Bool = false) -> Action {
         precondition(pending == nil, "a new line arrived while an action was outstanding")
         if awaitingAuthResponse { return authResponse(line) }
+        // ALPACA and other cross-protocol attacks: nothing is echoed to a client that speaks HTTP.
+        if CommandParser.isHTTPRequest(line) { return .hangUp([], reason: .httpRequest) }
+        if pipelined, configuration.rejectEarlyPipelining, !mayPipeline, CommandParser.verb(of: line) != .quit {
+            return .hangUp([.earlyPipelining], reason: .earlyPipelining)
+        }
         if line.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             return error(Reply(500, .init(5, 5, 2), "Invalid character (control, CR, LF or NUL) in command line"))
         }
@@ -91,6 +105,13 @@ public struct ServerStateMachine: Sendable {
         case .success(let command): return handle(command)
         }
     }
+
+    /// RFC 2920: a client may send commands without waiting for replies once EHLO has offered PIPELINING, that is
+    /// after the EHLO reply. Before that (and for the whole of a HELO session) it must wait, as spam software
+    /// often does not (Postfix's `smtpd_forbid_unauth_pipelining`). Authenticated clients are trusted, and so is
+    /// a client that waited for an EHLO reply before STARTTLS: it has shown it listens, and scripted TLS clients
+    /// (`openssl s_client -starttls smtp` with its input prepared) send the new EHLO and more at once.
+    public var mayPipeline: Bool { pipeliningOffered || isAuthenticated }
 
     /// A command line longer than `CommandParser.maxLineLength` was read and thrown away.
     public mutating func lineTooLong() -> Action {
@@ -137,6 +158,7 @@ public struct ServerStateMachine: Sendable {
             let extended: Bool
             if case .ehlo = command { extended = true } else { extended = false }
             greeting = (name, extended)
+            if extended { pipeliningOffered = true }
             let reply = extended ? ehloReply(name) : Reply(250, nil, "\(configuration.hostname) Hello \(name)")
             return resetTransaction(then: reply)
         case .mail(let path, let parameters):
@@ -411,7 +433,9 @@ public struct ServerStateMachine: Sendable {
     private mutating func authFailed(_ reply: Reply) -> Action {
         authFailures += 1
         if configuration.maxAuthFailures > 0, authFailures >= configuration.maxAuthFailures {
-            return .send([reply, Reply(421, .init(4, 7, 0), "Too many failed authentications; closing")], close: true)
+            return .hangUp(
+                [reply, Reply(421, .init(4, 7, 0), "Too many failed authentications; closing")],
+                reason: .tooManyAuthFailures)
         }
         return error(reply)
     }
@@ -422,7 +446,7 @@ public struct ServerStateMachine: Sendable {
     private mutating func error(_ reply: Reply) -> Action {
         errorCount += 1
         if configuration.maxErrors > 0, errorCount >= configuration.maxErrors {
-            return .send([reply, .tooManyErrors], close: true)
+            return .hangUp([reply, .tooManyErrors], reason: .tooManyErrors)
         }
         return .reply(reply)
     }

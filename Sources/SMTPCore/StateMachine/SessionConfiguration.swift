@@ -37,6 +37,9 @@ public struct SessionConfiguration: Sendable, Hashable {
     public var requireAuth: Bool
     /// Failed AUTH attempts in one session before 421 4.7.0 and close.
     public var maxAuthFailures: Int
+    /// Hang up (554 5.5.0) on a client that sends a command before the reply to the previous one although it was
+    /// not offered PIPELINING (before the EHLO reply, or in a HELO session) and has not authenticated.
+    public var rejectEarlyPipelining: Bool
 
     public init(
         hostname: String = "localhost",
@@ -53,7 +56,8 @@ public struct SessionConfiguration: Sendable, Hashable {
         authMechanisms: [String] = [],
         authWithoutTLS: Bool = false,
         requireAuth: Bool = false,
-        maxAuthFailures: Int = 3
+        maxAuthFailures: Int = 3,
+        rejectEarlyPipelining: Bool = true
     ) {
         self.hostname = hostname
         self.maxMessageSize = maxMessageSize
@@ -70,5 +74,6 @@ public struct SessionConfiguration: Sendable, Hashable {
         self.authWithoutTLS = authWithoutTLS
         self.requireAuth = requireAuth
         self.maxAuthFailures = maxAuthFailures
+        self.rejectEarlyPipelining = rejectEarlyPipelining
     }
 }
