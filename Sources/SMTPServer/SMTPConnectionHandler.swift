@@ -277,15 +277,14 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                     continue
                 }
                 guard buffer.readableBytes > 0 else { break loop }
-                var content: [UInt8] = []
-                content.reserveCapacity(buffer.readableBytes)
-                let consumed = buffer.withUnsafeReadableBytes { reader.consume($0, into: &content) }
-                buffer.moveReaderIndex(forwardBy: consumed)
+                // Usually a slice of `buffer`, no copy; copied once when a read has stuffed dots or bare line ends.
+                let decoded = reader.consume(buffer, allocator: context.channel.allocator)
+                buffer.moveReaderIndex(forwardBy: decoded.consumed)
                 mode = .data(reader)
-                bodySize += content.count
+                bodySize += decoded.count
                 let limit = configuration.session.maxMessageSize
-                if !content.isEmpty, limit == 0 || bodySize <= limit {
-                    deliver(context.channel.allocator.buffer(bytes: content), context)
+                if let body = decoded.body, limit == 0 || bodySize <= limit {
+                    deliver(body, context)
                 }
             case .chunk(let remaining, let deliverChunk):
                 if remaining == 0 {
