@@ -3,17 +3,7 @@ import Testing
 @testable import SMTPCore
 
 /// The result of running a `DotUnstuffer` over some input.
-private struct Outcome: Equatable, CustomStringConvertible {
-    var output: [UInt8]
-    var consumed: Int
-    var isComplete: Bool
-    var sawBareLineEnding: Bool
-
-    var description: String {
-        "output \(String(decoding: output, as: UTF8.self).debugDescription), consumed \(consumed), "
-            + "complete \(isComplete), bare \(sawBareLineEnding)"
-    }
-}
+private typealias Outcome = DecodedBody
 
 /// Feeds `input` to a fresh unstuffer in pieces of `pieceSizes` (cycled), stopping once it has left bytes unconsumed.
 private func unstuff(

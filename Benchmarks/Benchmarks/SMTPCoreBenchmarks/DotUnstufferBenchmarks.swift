@@ -44,27 +44,21 @@ final class BodyStream {
 
     func decodeNextRead() {
         output.removeAll(keepingCapacity: true)
-        let range = offset..<(offset + Self.readSize)
-        let consumed = body.withUnsafeBytes {
-            decoder.consume(UnsafeRawBufferPointer(rebasing: $0[range]), into: &output)
-        }
-        precondition(consumed == Self.readSize)
+        decodeNextRead { decoder.consume($0, into: &output) }
         blackHole(output.count)
-        advance()
     }
 
     func decodeNextReadAsRuns() {
         var runs = RangeCounter()
-        let range = offset..<(offset + Self.readSize)
-        let consumed = body.withUnsafeBytes {
-            decoder.consume(UnsafeRawBufferPointer(rebasing: $0[range]), into: &runs)
-        }
-        precondition(consumed == Self.readSize)
+        decodeNextRead { decoder.consume($0, into: &runs) }
         blackHole(runs.octets)
-        advance()
     }
 
-    private func advance() {
+    /// Hands the next read to `decode`, then moves on, starting the body again after its end.
+    private func decodeNextRead(_ decode: (UnsafeRawBufferPointer) -> Int) {
+        let range = offset..<(offset + Self.readSize)
+        let consumed = body.withUnsafeBytes { decode(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        precondition(consumed == Self.readSize)
         offset += Self.readSize
         if offset == body.count {
             precondition(decoder.isComplete)
