@@ -45,6 +45,10 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var sink: (any MessageSink)?
     private var bodySize = 0
     private var sinkFailure: Reply?
+    /// Body bytes not yet handed to the sink: a backend call per read costs more than copying a small message, so
+    /// reads are gathered up to `bodyBatchSize` and most messages reach the sink in one call, with the commit.
+    private var pendingBody: ByteBuffer?
+    private static let bodyBatchSize = 64 * 1024
     private var openRefusal: Reply?
     private var exchange: (any SASLExchange)?
     /// The negotiated TLS version, for the `Received:` header.
@@ -166,6 +170,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             let channel = context.channel
             let client = connection.clientAddress
             self.sink = nil
+            pendingBody = nil
             // The connection counts as open until its message is cleaned up, so that shutdown waits for it.
             Task {
                 await sink?.abort()
@@ -413,6 +418,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             let sink = self.sink
             let session = self.session!
             self.sink = nil
+            pendingBody = nil
             call(
                 context,
                 {
@@ -474,6 +480,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         self.envelope = envelope
         bodySize = 0
         sinkFailure = nil
+        pendingBody = nil
         let session = self.session!
         let header =
             configuration.addReceivedHeader
@@ -507,7 +514,15 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     private func deliver(_ bytes: ByteBuffer, _ context: ChannelHandlerContext) {
         guard let sink, sinkFailure == nil else { return }
-        call(context, { try await sink.write(bytes) }) { result in
+        var batch = pendingBody ?? context.channel.allocator.buffer(capacity: 0)
+        batch.writeImmutableBuffer(bytes)
+        guard batch.readableBytes >= Self.bodyBatchSize else {
+            pendingBody = batch
+            return
+        }
+        pendingBody = nil
+        let full = batch
+        call(context, { try await sink.write(full) }) { result in
             if case .failure(let error) = result { self.sinkFailure = self.refusal(error) }
         }
     }
@@ -517,7 +532,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         let session = self.session!
         let failure = sinkFailure
         let id = transactionID
+        let rest = pendingBody
         self.sink = nil
+        pendingBody = nil
         call(
             context,
             { () async -> Reply in
@@ -529,6 +546,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                     return failure
                 }
                 do {
+                    if let rest { try await sink.write(rest) }
                     try await sink.commit()
                     await session.reset()
                     return Reply(250, .init(2, 0, 0), "OK: queued as \(id)")
