@@ -21,7 +21,10 @@ enum UniqueName {
 
     /// "/" and ":" cannot appear in the host part (":" starts the info suffix in cur/).
     static func hostPart(_ hostname: String) -> String {
-        hostname.replacingOccurrences(of: "/", with: "\\057").replacingOccurrences(of: ":", with: "\\072")
+        guard hostname.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: ":") }) else {
+            return hostname
+        }
+        return hostname.replacingOccurrences(of: "/", with: "\\057").replacingOccurrences(of: ":", with: "\\072")
     }
 }
 

@@ -55,6 +55,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var tlsVersion: String?
 
     private var idleTimer: Scheduled<Void>?
+    private var idleDeadline = NIODeadline.now()
+    private var idleTimerFires = NIODeadline.now()
     private var sessionTimer: Scheduled<Void>?
     private var greetingTimer: Scheduled<Void>?
     /// Fires when a message body falls below the minimum data rate unless more of it arrives.
@@ -642,23 +644,39 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Moves the idle deadline. The timer itself is only rescheduled when the deadline comes earlier than the time
+    /// it is set for: cancelling and scheduling a timer on every command cost more than a whole SMTP reply.
     private func armIdleTimer(_ context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        guard !isClosed else { return }
+        guard !isClosed else {
+            idleTimer?.cancel()
+            return
+        }
         let timeout: Duration
         switch mode {
         case .data, .chunk: timeout = configuration.dataTimeout
         default: timeout = configuration.commandTimeout
         }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.timeAmount)) {
+        idleDeadline = .now() + .nanoseconds(timeout.timeAmount)
+        if idleTimer == nil || idleDeadline < idleTimerFires {
+            scheduleIdleTimer(context)
+        }
+        armDataRateTimer(context)
+    }
+
+    private func scheduleIdleTimer(_ context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimerFires = idleDeadline
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: idleDeadline) {
+            guard !self.isClosed else { return }
             if self.waiting {
                 self.armIdleTimer(context)
+            } else if NIODeadline.now() < self.idleDeadline {
+                self.scheduleIdleTimer(context)
             } else {
                 self.logger.notice("idle timeout")
                 self.close(context, after: [.timeout])
             }
         }
-        armDataRateTimer(context)
     }
 
     /// Starts or stops timing a message body (DATA content, or a BDAT transaction from its first chunk to its

@@ -80,9 +80,15 @@ public struct ServerStateMachine: Sendable {
     /// The longest line acceptable next, given how the buffered line starts.
     public func lineLimit(forLineStarting prefix: some Collection<UInt8>) -> Int {
         if awaitingAuthResponse { return Self.authLineLength }
-        let auth = Array("AUTH ".utf8)
-        let head = prefix.prefix(auth.count).map(\.asciiUppercased)
-        return head == auth ? Self.authLineLength : CommandParser.maxLineLength
+        // Byte by byte, without building arrays: this runs for every line the server reads.
+        var index = prefix.startIndex
+        for expected in "AUTH ".utf8 {
+            guard index != prefix.endIndex, prefix[index].asciiUppercased == expected else {
+                return CommandParser.maxLineLength
+            }
+            prefix.formIndex(after: &index)
+        }
+        return Self.authLineLength
     }
 
     /// A complete command line, without its CRLF. `pipelined` tells whether more input had already arrived behind
