@@ -19,6 +19,7 @@ Only loopback addresses; every count and every wait is bounded.
 import argparse
 import asyncio
 import os
+import re
 import resource
 import shutil
 import smtplib
@@ -130,13 +131,18 @@ async def slow_loris(port, source, stats, until):
         w.close()
 
 
-async def pipeliner(port, source, stats, until):
-    batch = (b"NOOP\r\n" * 50 + b"RSET\r\n" * 50 + b"XYZZY\r\n") * 10
+async def pipeliner(port, source, stats, until, bad):
+    # half the floods are valid commands only (the commands-per-second limit's case), half mix in unknown ones
+    batch = (b"NOOP\r\n" * 50 + b"RSET\r\n" * 50 + (b"XYZZY\r\n" if bad else b"")) * 10
     try:
         r, w = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         await r.readline()
         w.write(b"EHLO pipe.flood.test\r\n")
         await w.drain()
+        while True:  # PIPELINING is offered in the EHLO reply: only then may a client pipeline
+            line = await asyncio.wait_for(r.readline(), 10)
+            if not line or line[3:4] == b" ":
+                break
         while time.monotonic() < until:
             w.write(batch)
             await w.drain()
@@ -155,6 +161,7 @@ async def pipeliner(port, source, stats, until):
 
 async def big_data(port, mib, stats, until):
     chunk = (b"x" * 998 + b"\r\n") * 64  # 64,000 bytes of legal lines
+    started = time.monotonic()
     try:
         r, w = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.1", 0))
         await r.readline()
@@ -166,7 +173,6 @@ async def big_data(port, mib, stats, until):
                 if not line or line[3:4] == b" ":
                     break
         total = mib * 1024 * 1024
-        started = time.monotonic()
         while stats["bytes"] < total and time.monotonic() < until:
             w.write(chunk)
             await w.drain()
@@ -177,7 +183,14 @@ async def big_data(port, mib, stats, until):
         stats["seconds"] = time.monotonic() - started
         stats["reply"] = reply.decode(errors="replace").strip()
     except (OSError, asyncio.TimeoutError) as e:
-        stats["error"] = repr(e)
+        # the server may hang up on purpose (bytes per session, data rate): show what it said before it did
+        stats["seconds"] = time.monotonic() - started
+        said = b""
+        try:
+            said = await asyncio.wait_for(r.read(4096), 2)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        stats["error"] = (said.decode(errors="replace").strip() + " then " if said else "") + type(e).__name__
     finally:
         try:
             w.close()
@@ -216,7 +229,7 @@ async def flood(args, port):
     for i in range(args.loris):
         tasks.append(asyncio.create_task(slow_loris(port, loris_sources[i % len(loris_sources)], loris, until)))
     for i in range(args.pipeliners):
-        tasks.append(asyncio.create_task(pipeliner(port, "127.0.2.2", pipes, until)))
+        tasks.append(asyncio.create_task(pipeliner(port, "127.0.2.2", pipes, until, i % 2 == 1)))
     if args.big_mib:
         tasks.append(asyncio.create_task(big_data(port, args.big_mib, big, until)))
     await asyncio.wait(tasks, timeout=args.seconds + 60)
@@ -248,7 +261,7 @@ def main():
     config = os.path.join(work, "swallow.toml")
     with open(config, "w") as f:
         f.write(f'hostname = "mx.flood.test"\nlisten = ["127.0.0.1:{port}"]\ndata_dir = "{work}/data"\n'
-                f'log_level = "warning"\n\n[limits]\nmax_connections = {need + 1000}\n\n'
+                f'log_level = "notice"\n\n[limits]\nmax_connections = {need + 1000}\n\n'
                 f'[domains."flood.test"]\nmailboxes = ["good", "big"]\n')
     server = subprocess.Popen([binary, "serve", "--config", config], stdout=open(os.path.join(work, "log"), "wb"),
                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -289,6 +302,15 @@ def main():
                 server.kill()
     delivered = len(os.listdir(os.path.join(work, "data/mail/flood.test/good/new"))) \
         if os.path.isdir(os.path.join(work, "data/mail/flood.test/good/new")) else 0
+    hangups = {}
+    with open(os.path.join(work, "log"), errors="replace") as f:
+        for line in f:
+            m = re.search(r"reply=(\S+ [\d.]*) .*closing connection: (\S+)", line)
+            if m:
+                key = f"{m.group(2)} ({m.group(1).strip()})"
+                hangups[key] = hangups.get(key, 0) + 1
+            elif "idle timeout" in line:
+                hangups["idle timeout"] = hangups.get("idle timeout", 0) + 1
     ok = [t for r, t in good if r == "ok"]
     failures = [r for r, _ in good if r != "ok"]
     peak_rss = max((s["rss_kb"] for s in sampler.samples), default=0) / 1024
@@ -311,6 +333,7 @@ def main():
         f"{settled['rss_kb'] / 1024:.1f} MB 2 s after" if settled else "- server memory: (server gone)",
         f"- open file descriptors: idle {idle_status['fds']}, peak {peak_fds}, "
         f"{settled['fds'] if settled else '?'} 2 s after",
+        f"- hang-ups the server logged: {', '.join(f'{k}: {v}' for k, v in sorted(hangups.items())) or 'none'}",
         f"- server alive at the end: {alive}; a transaction afterwards: {after[0][0] if after else 'not tried'}",
     ]
     text = "\n".join(lines)
@@ -318,7 +341,10 @@ def main():
     if args.out:
         with open(args.out, "w") as f:
             f.write(text + "\n")
-    shutil.rmtree(work, ignore_errors=True)
+    if os.environ.get('FLOOD_KEEP'):
+        print(work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     healthy = alive and after and after[0][0] == "ok" and ok and not failures
     sys.exit(0 if healthy else 1)
 
