@@ -54,6 +54,9 @@ public enum Base64 {
                     quad.append(values[Int(byte)])
                 }
             }
+            // Canonical means the bits left over beside the padding are zero (RFC 4648 §3.5): "QR==" is not "A".
+            if padding == 2, quad[1] & 0x0F != 0 { return nil }
+            if padding == 1, quad[2] & 0x03 != 0 { return nil }
             out.append(quad[0] << 2 | quad[1] >> 4)
             if padding < 2 { out.append(quad[1] << 4 | quad[2] >> 2) }
             if padding < 1 { out.append(quad[2] << 6 | quad[3]) }
