@@ -29,6 +29,11 @@ public enum ConfigurationLoader {
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigurationError) -> SwallowConfiguration {
+        if let problem = TOMLPrecheck.problem(in: text) {
+            throw ConfigurationError(
+                file: file, key: nil,
+                message: "invalid TOML at line \(problem.line), column \(problem.column): \(problem.message)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
