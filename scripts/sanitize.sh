@@ -7,6 +7,9 @@
 # dependency with its instrumentation (6–11 minutes on a 2-core machine). The suite is Swift Testing only, so
 # --disable-xctest keeps LeakSanitizer on for our code (XCTest's runner itself leaks a few hundred bytes).
 #
+# Leaks outside Swallow's code (TOMLKit's C shim, swift-nio's perpetual thread pool, Foundation in test helpers)
+# are suppressed by scripts/lsan-suppressions.txt, which says why for each.
+#
 # Environment:
 #   TSAN_FILTER   a `swift test --filter` regex for the TSan run (default: the whole suite; the loopback and
 #                 concurrency tests are SMTPServerTests, SwallowTLSTests and SMTPAuthTests' exchanges)
@@ -48,6 +51,7 @@ for run in "${runs[@]}"; do
     # halt_on_error=0: report every race or error of the run rather than the first only; TSan and ASan still make
     # the process exit non-zero at the end when they reported anything.
     ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0}" \
+        LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0}" \
         swift test "${args[@]}" >>"$log" 2>&1
     status=$?
     ran=$((SECONDS - start - built))

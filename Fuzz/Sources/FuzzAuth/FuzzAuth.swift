@@ -1,4 +1,5 @@
 import Crypto
+import _CryptoExtras
 import FuzzSupport
 import SMTPAuth
 import SMTPCore
@@ -30,11 +31,12 @@ func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
         let mode = input.choiceByte()
         let initialResponse = mode & 0x10 == 0
         let base64 = mode & 0x20 != 0
+        let messages = input
         switch mode & 3 {
-        case 0: runBlocking { await exchange(.plain, input, initialResponse: initialResponse, base64: base64) }
-        case 1: runBlocking { await exchange(.login, input, initialResponse: initialResponse, base64: base64) }
-        case 2: runBlocking { await exchange(.scramSHA256, input, initialResponse: initialResponse, base64: base64) }
-        default: runBlocking { await scriptedSCRAM(input, rightPassword: mode & 0x40 == 0) }
+        case 0: runBlocking { await exchange(.plain, messages, initialResponse: initialResponse, base64: base64) }
+        case 1: runBlocking { await exchange(.login, messages, initialResponse: initialResponse, base64: base64) }
+        case 2: runBlocking { await exchange(.scramSHA256, messages, initialResponse: initialResponse, base64: base64) }
+        default: runBlocking { await scriptedSCRAM(messages, rightPassword: mode & 0x40 == 0) }
         }
         return 0
     }

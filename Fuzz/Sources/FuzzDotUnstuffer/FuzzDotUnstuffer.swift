@@ -7,7 +7,9 @@ import SMTPCore
 /// - the output, the bytes consumed and `sawBareLineEnding` equal those of a simple reference decoder run on the
 ///   whole input (lines split at CRLF only; "." alone ends the body; one leading dot removed);
 /// - a call that does not complete the body consumes all it was given, and once complete nothing more is taken;
-/// - with `.normalize` the output has no bare CR or LF; with `.reject` and nothing reported, neither.
+/// - with `.normalize` the output has no bare CR or LF; with `.reject` and nothing reported, neither;
+/// - the `DotUnstufferOutput` path gives the same body, and keeps its contract: runs of the input that are never
+///   empty, within the input, in increasing order without overlap within one call.
 @_cdecl("FuzzDotUnstuffer_main")
 func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     runFuzzer(argc, argv) { data, size in
@@ -25,6 +27,8 @@ private func check(_ body: [UInt8], normalize: Bool, cuts: [Int]) {
     let expected = reference(body, normalize: normalize)
     var reader = DotUnstuffer(bareLineEndings: normalize ? .normalize : .reject)
     var output: [UInt8] = []
+    var runsReader = reader
+    var runs = CheckedOutput()
     var offset = 0
     var consumed = 0
     var pieces = cuts.makeIterator()
@@ -34,6 +38,9 @@ private func check(_ body: [UInt8], normalize: Bool, cuts: [Int]) {
         let chunk = Array(body[offset..<offset + size])
         let wasComplete = reader.isComplete
         let taken = chunk.withUnsafeBytes { reader.consume($0, into: &output) }
+        runs.lastEnd = 0
+        let runsTaken = chunk.withUnsafeBytes { runsReader.consume($0, into: &runs) }
+        require(runsTaken == taken, "the runs path consumed \(runsTaken), the array path \(taken)")
         require(taken >= 0 && taken <= chunk.count, "consumed \(taken) of \(chunk.count)")
         if wasComplete { require(taken == 0, "consumed \(taken) bytes after the end of the body") }
         if !reader.isComplete { require(taken == chunk.count, "stopped at \(taken) of \(chunk.count) before the end") }
@@ -50,8 +57,30 @@ private func check(_ body: [UInt8], normalize: Bool, cuts: [Int]) {
     require(consumed == (expected.consumed ?? body.count), "consumed \(consumed), reference \(expected.consumed ?? -1)")
     require(output == expected.output, "output \(output) differs from reference \(expected.output)")
     require(reader.sawBareLineEnding == expected.sawBare, "sawBareLineEnding \(reader.sawBareLineEnding)")
+    require(runs.bytes == output, "the runs path gave \(runs.bytes), the array path \(output)")
+    require(runsReader.isComplete == reader.isComplete, "the runs path complete \(runsReader.isComplete)")
     if normalize || !reader.sawBareLineEnding {
         requireOnlyCRLF(output)
+    }
+}
+
+/// Collects the body from runs and added octets, checking the protocol's promises.
+private struct CheckedOutput: DotUnstufferOutput {
+    var bytes: [UInt8] = []
+    /// The end of the last run handed over in the current `consume` call.
+    var lastEnd = 0
+
+    mutating func appendInput(_ range: Range<Int>, of input: UnsafeRawBufferPointer) {
+        require(!range.isEmpty, "empty run \(range)")
+        require(range.lowerBound >= 0 && range.upperBound <= input.count, "run \(range) outside \(input.count) bytes")
+        require(range.lowerBound >= lastEnd, "run \(range) before or over the previous one ending at \(lastEnd)")
+        lastEnd = range.upperBound
+        bytes.append(contentsOf: input[range])
+    }
+
+    mutating func appendByte(_ byte: UInt8) {
+        require(byte == .cr || byte == .lf, "added octet \(byte)")
+        bytes.append(byte)
     }
 }
 

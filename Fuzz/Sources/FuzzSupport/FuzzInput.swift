@@ -2,7 +2,7 @@
 /// runs) is taken from the front, decisions (small integers, booleans) from the back, so a seed that is a readable
 /// SMTP session stays readable and libFuzzer's mutations of its text change the data, not the decisions.
 /// When the input runs out, data is empty and every decision is 0.
-public struct FuzzInput {
+public struct FuzzInput: Sendable {
     public private(set) var bytes: [UInt8]
     public private(set) var front: Int
     public private(set) var back: Int
