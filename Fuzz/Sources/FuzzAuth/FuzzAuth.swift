@@ -172,7 +172,8 @@ private func checkPasswordSuccess(_ mechanism: SASLMechanism, user: String, mess
 private func checkPasswordFailure(_ mechanism: SASLMechanism, _ failure: SASLFailure, messages: [[UInt8]]) {
     guard mechanism != .scramSHA256 else { return }
     let (authcid, given) = credentials(mechanism, messages)
-    guard let authcid, let given, given == password, authcid.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+    guard let authcid, let given, given == password, !authcid.isEmpty,
+        authcid.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
     else { return }
     if mechanism == .plain, messages.last?.first != 0 { return }  // an authzid: may be a mismatch
     require(false, "\(mechanism) failed (\(failure)) for \(authcid) with the right password")
