@@ -31,6 +31,12 @@ public final class GroupCommitter: Sendable {
         thread.start()
     }
 
+    deinit {
+        // `shared` lives as long as the process; any other committer takes its thread down with it (a round in
+        // progress holds the committer, so none is running now). Without this each one leaked a thread.
+        thread.shutdownGracefully { _ in }
+    }
+
     /// Rounds run and messages committed so far: their ratio is the mean batch size.
     public var statistics: (rounds: Int, messages: Int) {
         queue.withLock { ($0.rounds, $0.committed) }
