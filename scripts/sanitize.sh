@@ -8,7 +8,9 @@
 # --disable-xctest keeps LeakSanitizer on for our code (XCTest's runner itself leaks a few hundred bytes).
 #
 # Leaks outside Swallow's code (TOMLKit's C shim, swift-nio's perpetual thread pool, Foundation in test helpers)
-# are suppressed by scripts/lsan-suppressions.txt, which says why for each.
+# are suppressed by scripts/lsan-suppressions.txt, which says why for each. TSan does not understand Swift's
+# Synchronization.Mutex on Linux: scripts/tsan-suppressions.txt lists the types whose reports were all inside
+# `Mutex.withLock`.
 #
 # Environment:
 #   TSAN_FILTER   a `swift test --filter` regex for the TSan run (default: the whole suite; the loopback and
@@ -50,7 +52,7 @@ for run in "${runs[@]}"; do
     [[ -n "$filter" ]] && args+=(--filter "$filter")
     # halt_on_error=0: report every race or error of the run rather than the first only; TSan and ASan still make
     # the process exit non-zero at the end when they reported anything.
-    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0}" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=0:suppressions=$PWD/scripts/tsan-suppressions.txt}" \
         LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan-suppressions.txt:print_suppressions=0}" \
         swift test "${args[@]}" >>"$log" 2>&1
     status=$?
