@@ -23,25 +23,18 @@ import re
 import resource
 import shutil
 import smtplib
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import swallowproc
+
 
 
 def log(*a):
     print("[flood]", *a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proc_status(pid):
@@ -248,33 +241,14 @@ def main():
     ap.add_argument("--big-mib", type=int, default=1024)
     ap.add_argument("--out", help="also write the figures to this file")
     args = ap.parse_args()
-    binary = args.bin or next((p for p in (os.path.join(REPO, ".build-release/release/swallow"),
-                                           os.path.join(REPO, ".build/debug/swallow")) if os.path.exists(p)), None)
-    if not binary:
-        sys.exit("no swallow binary: swift build (or pass --bin)")
+    binary = swallowproc.find_binary(args.bin)
     need = args.connections + args.loris + args.pipeliners + 200
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, need * 2 + 1000), hard), hard))
-
-    work = tempfile.mkdtemp(prefix="swallow-flood-")
-    port = free_port()
-    config = os.path.join(work, "swallow.toml")
-    with open(config, "w") as f:
-        f.write(f'hostname = "mx.flood.test"\nlisten = ["127.0.0.1:{port}"]\ndata_dir = "{work}/data"\n'
-                f'log_level = "notice"\n\n[limits]\nmax_connections = {need + 1000}\n\n'
-                f'[domains."flood.test"]\nmailboxes = ["good", "big"]\n')
-    server = subprocess.Popen([binary, "serve", "--config", config], stdout=open(os.path.join(work, "log"), "wb"),
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server, port, work = swallowproc.start(
+        binary, "flood", "mx.flood.test", "notice",
+        f'[limits]\nmax_connections = {need + 1000}\n\n[domains."flood.test"]\nmailboxes = ["good", "big"]\n')
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("server did not start:\n" + open(os.path.join(work, "log")).read()[-2000:])
-                time.sleep(0.1)
         idle_status = proc_status(server.pid)
         sampler = Sampler(server.pid)
         sampler.start()

@@ -15,18 +15,11 @@ import os
 import random
 import shutil
 import smtplib
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import swallowproc
 
 
 def status(pid):
@@ -89,32 +82,13 @@ def main():
     ap.add_argument("--sample", type=float, default=10, help="seconds between samples")
     ap.add_argument("--out")
     args = ap.parse_args()
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    binary = args.bin or next((p for p in (os.path.join(repo, ".build-release/release/swallow"),
-                                           os.path.join(repo, ".build/debug/swallow")) if os.path.exists(p)), None)
-    if not binary:
-        sys.exit("no swallow binary: swift build (or pass --bin)")
-    work = tempfile.mkdtemp(prefix="swallow-soak-")
-    port = free_port()
-    config = os.path.join(work, "swallow.toml")
-    with open(config, "w") as f:
-        f.write(f'hostname = "mx.soak.test"\nlisten = ["127.0.0.1:{port}"]\ndata_dir = "{work}/data"\n'
-                f'log_level = "warning"\n\n[domains."soak.test"]\n'
-                f'mailboxes = ["box0", "box1", "box2", "box3", "box4"]\n')
-    server = subprocess.Popen([binary, "serve", "--config", config], stdout=open(os.path.join(work, "log"), "wb"),
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    binary = swallowproc.find_binary(args.bin)
+    server, port, work = swallowproc.start(
+        binary, "soak", "mx.soak.test", "warning",
+        '[domains."soak.test"]\nmailboxes = ["box0", "box1", "box2", "box3", "box4"]\n')
     samples = []
     counts, errors, lock = {}, [], threading.Lock()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit("server did not start")
-                time.sleep(0.1)
         start = time.monotonic()
         until = start + args.minutes * 60
         interval = args.clients / args.rate
