@@ -30,8 +30,12 @@ struct CommitRound {
     mutating func run() -> [Result<[String], MaildirError>] {
         let startWriteback = !sharesFileSystemSyncs
         forEachLive { message throws(MaildirError) in try message.stage(startWriteback: startWriteback) }
+        // A file and every name it gets are on one device (links and renames cannot cross devices), so the groups
+        // made for the files also serve the directories.
+        var groups: [[Int]] = []
         if sharesFileSystemSyncs {
-            syncFileSystems()
+            groups = Array(byDevice().values)
+            syncFileSystems(groups)
         } else {
             forEachLive { message throws(MaildirError) in try message.syncFile() }
         }
@@ -40,7 +44,7 @@ struct CommitRound {
                 failures[index] = error
             }
         }
-        if sharesFileSystemSyncs { syncDirectoryFileSystems() } else { syncDirectories() }
+        if sharesFileSystemSyncs { syncDirectoryFileSystems(groups) } else { syncDirectories() }
         return messages.indices.map { index in
             if let failure = failures[index] { .failure(failure) } else { .success(published[index]) }
         }
@@ -65,8 +69,8 @@ struct CommitRound {
         return groups
     }
 
-    private mutating func syncFileSystems() {
-        for (_, indices) in byDevice() {
+    private mutating func syncFileSystems(_ groups: [[Int]]) {
+        for indices in groups {
             do throws(MaildirError) {
                 try messages[indices[0]].syncFileSystem()
             } catch {
@@ -78,25 +82,12 @@ struct CommitRound {
         }
     }
 
-    /// After publishing, the files are closed: each file system is reached through one of its `new` directories.
-    private mutating func syncDirectoryFileSystems() {
-        var groups: [String: [Int]] = [:]
-        var devices: [UInt64: String] = [:]
-        for index in messages.indices where failures[index] == nil {
-            let directory = messages[index].mailboxes[0].new
-            do throws(FileError) {
-                let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard fd >= 0 else { throw FileError(operation: "open", path: directory) }
-                defer { close(fd) }
-                let device = try POSIXFile.device(of: fd, path: directory)
-                let representative = devices[device, default: directory]
-                devices[device] = representative
-                groups[representative, default: []].append(index)
-            } catch {
-                takeBack(index, MaildirError(error))
-            }
-        }
-        for (directory, indices) in groups {
+    /// After publishing, the files are closed: each file system is reached through a `new` directory on it.
+    private mutating func syncDirectoryFileSystems(_ groups: [[Int]]) {
+        for group in groups {
+            let indices = group.filter { failures[$0] == nil }
+            guard let first = indices.first else { continue }
+            let directory = messages[first].mailboxes[0].new
             do throws(FileError) {
                 let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 guard fd >= 0 else { throw FileError(operation: "open", path: directory) }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
-import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -71,7 +71,7 @@ def client(port: int, number: int, stop: threading.Event, acked: list, lock: thr
                     with lock:
                         acked.append((msgid, rcpt))
                 c.cmd("QUIT")
-        except (OSError, EOFError, Exception):
+        except Exception:  # the server was killed under this client: try again with a new message
             time.sleep(0.01)
 
 
@@ -142,7 +142,7 @@ def test_start_removes_only_crash_leftovers(server_factory):
 def test_second_server_on_the_same_data_directory_is_refused(server_factory, tmp_path):
     first = server_factory()
     second = server_factory({"data_dir": str(first.data_dir)}, start=False)
-    proc = __import__("subprocess").run(
+    proc = subprocess.run(
         [str(second.binary), "serve", "--config", str(second.config_path)], capture_output=True, timeout=30)
     assert proc.returncode != 0
     assert b"another swallow process is using data directory" in proc.stdout + proc.stderr

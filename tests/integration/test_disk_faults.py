@@ -17,17 +17,22 @@ from conftest import DOMAIN, make_message
 MIB = 1024 * 1024
 
 
+def mount_tmpfs(mount_point: Path, mode: str):
+    """Mounts a 2 MiB tmpfs at `mount_point`, or skips the test where that is not possible."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size=2m,mode={mode}", "tmpfs", str(mount_point)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A 2 MiB tmpfs mounted at tmp_path/"disk"; unmounted after the test (and after its servers stop)."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "tmpfs", str(mount_point)],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    mount_tmpfs(mount_point, "0755")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
@@ -90,12 +95,7 @@ def test_read_only_file_system_gives_451_then_recovers(tmp_path, server_factory)
     # directory, which would stop a remount read-only.
     data_dir = tmp_path / "data"
     (data_dir / "mail").mkdir(parents=True)
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(data_dir / "mail")],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    mount_tmpfs(data_dir / "mail", "0700")
     try:
         read_only_round(server_factory({"data_dir": str(data_dir)}), data_dir / "mail")
     finally:
