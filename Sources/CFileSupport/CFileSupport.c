@@ -25,3 +25,41 @@ int swallow_syncfs(int fd) {
     return -1;
 #endif
 }
+
+// Slicing-by-8: eight table lookups per 8 bytes, about 1-2 GB/s without special instructions. The tables are made
+// once, on first use; a race between two first users only computes the same values twice.
+static uint32_t crc32c_table[8][256];
+static volatile int crc32c_ready;
+
+static void crc32c_init(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t crc = n;
+        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+        crc32c_table[0][n] = crc;
+    }
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t crc = crc32c_table[0][n];
+        for (int k = 1; k < 8; k++) {
+            crc = crc32c_table[0][crc & 0xFF] ^ (crc >> 8);
+            crc32c_table[k][n] = crc;
+        }
+    }
+    __atomic_store_n(&crc32c_ready, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t swallow_crc32c(uint32_t crc, const void *bytes, size_t count) {
+    if (!__atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE)) crc32c_init();
+    const unsigned char *p = bytes;
+    crc = ~crc;
+    while (count >= 8) {
+        uint32_t low = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        low ^= crc;
+        crc = crc32c_table[7][low & 0xFF] ^ crc32c_table[6][(low >> 8) & 0xFF] ^
+              crc32c_table[5][(low >> 16) & 0xFF] ^ crc32c_table[4][low >> 24] ^ crc32c_table[3][p[4]] ^
+              crc32c_table[2][p[5]] ^ crc32c_table[1][p[6]] ^ crc32c_table[0][p[7]];
+        p += 8;
+        count -= 8;
+    }
+    while (count-- > 0) crc = crc32c_table[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
+    return ~crc;
+}

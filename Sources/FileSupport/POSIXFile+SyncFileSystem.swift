@@ -35,3 +35,13 @@ extension POSIXFile {
         return UInt64(info.st_dev)
     }
 }
+
+extension POSIXFile {
+    /// `syncFileSystem` for the file system holding the directory at `path`.
+    public static func syncFileSystem(holding path: String) throws(FileError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(operation: "open", path: path) }
+        defer { close(fd) }
+        try syncFileSystem(fd, path: path)
+    }
+}

@@ -1,4 +1,5 @@
 import FileSupport
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -14,52 +15,93 @@ import FileSupport
 /// otherwise it starts every file's writeback first and fsyncs each, so one journal commit can cover many files.
 /// A failure fails only the messages it concerns: one file's write, or every message on a file system or in a
 /// directory whose sync failed.
+///
+/// With a `DeliveryJournal`, the messages still in memory skip all of that: they are written to `tmp`, appended to
+/// the journal with one sync, and then published; the journal's checkpointer makes their files durable later.
 struct CommitRound {
     private let messages: [MaildirMessage]
+    private let journal: DeliveryJournal?
     private var failures: [MaildirError?]
     private var published: [[String]]
-    private let sharesFileSystemSyncs: Bool
+    /// The messages the journal made durable: they need no file or directory sync of their own.
+    private var journaled: Set<Int> = []
+    private var journalSequence: UInt64?
+    private var journalDevices: [UInt64: String] = [:]
 
-    init(_ messages: [MaildirMessage]) {
+    init(_ messages: [MaildirMessage], journal: DeliveryJournal? = nil) {
         self.messages = messages
+        self.journal = journal
         failures = Array(repeating: nil, count: messages.count)
         published = Array(repeating: [], count: messages.count)
-        sharesFileSystemSyncs = messages.count > 1 && POSIXFile.canSyncFileSystem
     }
 
     mutating func run() -> [Result<[String], MaildirError>] {
-        let startWriteback = !sharesFileSystemSyncs
-        forEachLive { message throws(MaildirError) in try message.stage(startWriteback: startWriteback) }
+        if let journal { appendToJournal(journal) }
+        let direct = messages.indices.filter { failures[$0] == nil && !journaled.contains($0) }
+        let sharesFileSystemSyncs = direct.count > 1 && POSIXFile.canSyncFileSystem
+        forEach(direct) { message throws(MaildirError) in try message.stage(startWriteback: !sharesFileSystemSyncs) }
         // A file and every name it gets are on one device (links and renames cannot cross devices), so the groups
         // made for the files also serve the directories.
         var groups: [[Int]] = []
         if sharesFileSystemSyncs {
-            groups = Array(byDevice().values)
+            groups = Array(byDevice(direct).values)
             syncFileSystems(groups)
         } else {
-            forEachLive { message throws(MaildirError) in try message.syncFile() }
+            forEach(direct) { message throws(MaildirError) in try message.syncFile() }
         }
         for index in messages.indices where failures[index] == nil {
             do throws(MaildirError) { published[index] = try messages[index].publish() } catch {
                 failures[index] = error
             }
         }
-        if sharesFileSystemSyncs { syncDirectoryFileSystems(groups) } else { syncDirectories() }
+        if let journal, let journalSequence {
+            journal.published(through: journalSequence, devices: journalDevices)
+        }
+        if sharesFileSystemSyncs { syncDirectoryFileSystems(groups) } else { syncDirectories(direct) }
         return messages.indices.map { index in
             if let failure = failures[index] { .failure(failure) } else { .success(published[index]) }
         }
     }
 
-    private mutating func forEachLive(_ step: (MaildirMessage) throws(MaildirError) -> Void) {
-        for index in messages.indices where failures[index] == nil {
+    /// Writes the messages still in memory to `tmp` and makes them durable with one journal append. If the
+    /// journal cannot take them, they stay staged and take the per-message syncs with the others.
+    private mutating func appendToJournal(_ journal: DeliveryJournal) {
+        var indices: [Int] = []
+        var entries: [JournalEntry] = []
+        var devices: [UInt64: String] = [:]
+        for index in messages.indices where messages[index].isInMemory {
+            do throws(MaildirError) {
+                let (entry, device) = try messages[index].stageForJournal()
+                indices.append(index)
+                entries.append(entry)
+                if devices[device] == nil { devices[device] = messages[index].mailboxes[0].new }
+            } catch {
+                failures[index] = error
+            }
+        }
+        guard !entries.isEmpty else { return }
+        do throws(JournalAppendError) {
+            journalSequence = try journal.append(entries)
+            journaled = Set(indices)
+            journalDevices = devices
+        } catch {
+            if case .failed(let cause?) = error {
+                Logger(label: "swallow.journal").error(
+                    "journal write failed; messages now take one sync each", metadata: ["error": "\(cause)"])
+            }
+        }
+    }
+
+    private mutating func forEach(_ indices: [Int], _ step: (MaildirMessage) throws(MaildirError) -> Void) {
+        for index in indices where failures[index] == nil {
             do throws(MaildirError) { try step(messages[index]) } catch { failures[index] = error }
         }
     }
 
-    /// The live messages grouped by the device their files are on.
-    private mutating func byDevice() -> [UInt64: [Int]] {
+    /// The live messages among `indices`, grouped by the device their files are on.
+    private mutating func byDevice(_ indices: [Int]) -> [UInt64: [Int]] {
         var groups: [UInt64: [Int]] = [:]
-        for index in messages.indices where failures[index] == nil {
+        for index in indices where failures[index] == nil {
             do throws(MaildirError) {
                 groups[try messages[index].device(), default: []].append(index)
             } catch {
@@ -99,9 +141,9 @@ struct CommitRound {
         }
     }
 
-    private mutating func syncDirectories() {
+    private mutating func syncDirectories(_ indices: [Int]) {
         var outcomes: [String: MaildirError?] = [:]
-        for index in messages.indices where failures[index] == nil {
+        for index in indices where failures[index] == nil {
             for mailbox in messages[index].mailboxes where outcomes[mailbox.new] == nil {
                 do throws(MaildirError) {
                     try FileOps.syncDirectory(mailbox.new)

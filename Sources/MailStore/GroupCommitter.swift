@@ -26,7 +26,11 @@ public final class GroupCommitter: Sendable {
     /// One thread: rounds run one after another, and a round's fsync wait is when the next round's messages gather.
     private let thread: NIOThreadPool
 
-    public init() {
+    /// The journal that makes small messages durable, if any (see `DeliveryJournal`).
+    public let journal: DeliveryJournal?
+
+    public init(journal: DeliveryJournal? = nil) {
+        self.journal = journal
         thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
     }
@@ -62,7 +66,7 @@ public final class GroupCommitter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var round = CommitRound(batch.map(\.message))
+            var round = CommitRound(batch.map(\.message), journal: journal)
             let results = round.run()
             var committed = 0
             for (job, result) in zip(batch, results) {

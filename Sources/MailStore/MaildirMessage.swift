@@ -137,6 +137,36 @@ public final class MaildirMessage: Sendable {
         }
     }
 
+    /// Whether the whole message is still in memory, so the journal can take it in one record.
+    var isInMemory: Bool { state.withLock { $0.fd < 0 } }
+
+    /// Writes the message to `tmp` without syncing it, for a round that makes it durable through the journal.
+    /// Returns the journal's entry for it and the device its file is on.
+    func stageForJournal() throws(MaildirError) -> (entry: JournalEntry, device: UInt64) {
+        try state.withLock { state throws(MaildirError) in
+            let content = state.pending
+            do throws(MaildirError) {
+                try writePending(&state)
+                let device: UInt64
+                do throws(FileError) {
+                    device = try POSIXFile.device(of: state.fd, path: firstTmpPath)
+                } catch {
+                    throw MaildirError(error)
+                }
+                let entry = JournalEntry(
+                    mailboxes: mailboxes.map(\.path), name: Self.finalName(uniqueName, size: state.size),
+                    content: content)
+                return (entry, device)
+            } catch {
+                removeTemporaryFiles(&state)
+                throw error
+            }
+        }
+    }
+
+    /// The name in `new`: the unique name with the size, which Dovecot reads instead of calling `stat`.
+    static func finalName(_ uniqueName: String, size: Int) -> String { "\(uniqueName),S=\(size)" }
+
     func syncFile() throws(MaildirError) {
         try state.withLock { state throws(MaildirError) in
             guard fsync(state.fd) == 0 else {
@@ -189,7 +219,7 @@ public final class MaildirMessage: Sendable {
                         throw MaildirError(operation: "link", path: path, code: errno)
                     }
                 }
-                let finalName = "\(uniqueName),S=\(state.size)"
+                let finalName = Self.finalName(uniqueName, size: state.size)
                 for mailbox in mailboxes {
                     let target = mailbox.new + "/" + finalName
                     guard rename(mailbox.tmp + "/" + uniqueName, target) == 0 else {

@@ -75,7 +75,8 @@ struct Serve: AsyncParsableCommand {
             Options.printError("\(error)")
             throw ExitCode.failure
         }
-        let commits = GroupCommitter.shared.statistics
+        await daemon.shutdown()
+        let commits = daemon.committer.statistics
         logger.info(
             "stopped", metadata: ["messages_committed": "\(commits.messages)", "commit_rounds": "\(commits.rounds)"])
     }

@@ -126,7 +126,7 @@ private struct TableReader {
             root,
             allowed: [
                 "hostname", "listen", "submission", "submissions", "data_dir", "log_level", "limits", "timeouts",
-                "policy", "domains", "tls", "auth",
+                "policy", "domains", "tls", "auth", "storage",
             ],
             prefix: "")
         if let hostname = try string(root, "hostname", "hostname") {
@@ -211,6 +211,13 @@ private struct TableReader {
                 default: throw fail("policy.early_pipelining", "must be \"reject\" or \"allow\", not \"\(value)\"")
                 }
             }
+        }
+        if let storage = try subtable(root, "storage") {
+            try checkKeys(storage, allowed: ["journal", "checkpoint_interval"], prefix: "storage.")
+            config.journal = try bool(storage, "journal", "storage.journal") ?? config.journal
+            config.checkpointInterval =
+                try seconds(storage, "checkpoint_interval", "storage.checkpoint_interval", range: 0.001...86_400)
+                ?? config.checkpointInterval
         }
         if let tls = try subtable(root, "tls") { try readTLS(tls, into: &config) }
         if let auth = try subtable(root, "auth") { try readAuth(auth, into: &config) }

@@ -14,14 +14,18 @@ public struct LocalDeliveryBackend: SMTPBackend {
     public let hostname: String
     /// Addresses an authenticated user may send as, besides its own: `user → [address or "@domain"]`.
     public let allowedSenders: [String: [String]]
+    /// Makes the messages durable; with a journal, many small messages share one sync.
+    public let committer: GroupCommitter
 
     public init(
-        directory: Directory, mailDirectory: String, hostname: String, allowedSenders: [String: [String]] = [:]
+        directory: Directory, mailDirectory: String, hostname: String, allowedSenders: [String: [String]] = [:],
+        committer: GroupCommitter = .shared
     ) {
         self.directory = directory
         self.mailDirectory = mailDirectory
         self.hostname = hostname
         self.allowedSenders = allowedSenders
+        self.committer = committer
     }
 
     public func makeSession(for connection: ConnectionInfo) -> any SMTPSession {
@@ -87,7 +91,8 @@ final class LocalDeliverySession: SMTPSession {
         let maildirs = backend.maildirs(for: envelope.recipients)
         guard !maildirs.isEmpty else { throw Reply.localError }
         do {
-            let message = try await MaildirMessage.begin(in: maildirs, hostname: backend.hostname)
+            let message = try await MaildirMessage.begin(
+                in: maildirs, hostname: backend.hostname, committer: backend.committer)
             let sink = MaildirSink(message: message)
             try await sink.write(ByteBuffer(string: "Return-Path: \(envelope.sender)\r\n"))
             return sink

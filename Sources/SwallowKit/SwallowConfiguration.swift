@@ -49,6 +49,10 @@ public struct SwallowConfiguration: Sendable {
     public var domains: [DomainConfiguration] = []
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// `[storage] journal`: small messages are made durable by the acceptance journal, many per sync.
+    public var journal = true
+    /// `[storage] checkpoint_interval`, seconds: how often the journal's messages are synced in their Maildirs.
+    public var checkpointInterval: Double = 0.2
 
     /// Certificates (PEM); the first is the default, the others are chosen by SNI. Empty: a self-signed
     /// certificate is made in `<data dir>/tls` on first start, so STARTTLS works out of the box.
@@ -75,6 +79,8 @@ public struct SwallowConfiguration: Sendable {
 
     /// Where the Maildirs live: `<data dir>/mail/<domain>/<local part>/`.
     public var mailDirectory: String { dataDirectory + "/mail" }
+    /// The acceptance journal (see `DeliveryJournal`): `<data_dir>/journal`.
+    public var journalDirectory: String { dataDirectory + "/journal" }
     public var resolvedUsersFile: String { usersFile ?? dataDirectory + "/users" }
     /// Where the development certificate is made when none is configured.
     public var selfSignedDirectory: String { dataDirectory + "/tls" }

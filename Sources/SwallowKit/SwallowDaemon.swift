@@ -1,9 +1,16 @@
+import FileSupport
 import Logging
 import MailStore
 import SMTPServer
 import ServiceLifecycle
 import SwallowTLS
 import UnixSignals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Assembles the daemon from a configuration: the directory, the Maildir backend, certificates, the
 /// authenticator and the SMTP server, plus the services that run beside it.
@@ -15,6 +22,8 @@ public struct SwallowDaemon: Sendable {
     public let services: [any Service]
     /// Crash leftovers removed from the mailboxes' `tmp` directories at start.
     public let leftoversRemoved: Int
+    /// Makes accepted messages durable, through the journal when there is one.
+    public let committer: GroupCommitter
     private let lock: DataDirectoryLock
 
     public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
@@ -31,12 +40,13 @@ public struct SwallowDaemon: Sendable {
             logger.notice(
                 "removed unfinished deliveries left by an earlier run", metadata: ["files": "\(leftoversRemoved)"])
         }
+        committer = GroupCommitter(journal: try Self.openJournal(configuration, logger: logger))
         certificates = try Self.makeCertificateStore(configuration, logger: logger)
         let directory = Directory(
             domains: configuration.domains, catchAll: configuration.isCatchAll, fallbackDomain: configuration.hostname)
         let backend = LocalDeliveryBackend(
             directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname,
-            allowedSenders: configuration.allowedSenders)
+            allowedSenders: configuration.allowedSenders, committer: committer)
         var serverConfiguration = configuration.serverConfiguration
         let store = certificates
         serverConfiguration.tls = { store.context() }
@@ -48,6 +58,37 @@ public struct SwallowDaemon: Sendable {
         }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
         services = [server, CertificateReloader(store: store, logger: logger)]
+    }
+
+    /// Records the journal's last checkpoint; call after the server has stopped.
+    public func shutdown() async {
+        await committer.journal?.close()
+    }
+
+    /// Opens the journal, which first delivers again what an earlier run accepted but may not have made durable in
+    /// the Maildirs. A journal left by an earlier run is replayed even when the journal is now turned off.
+    private static func openJournal(
+        _ configuration: SwallowConfiguration, logger: Logger
+    ) throws(DaemonSetupError) -> DeliveryJournal? {
+        let directory = configuration.journalDirectory
+        let wanted = configuration.journal && POSIXFile.canSyncFileSystem
+        guard wanted || access(directory, F_OK) == 0 else { return nil }
+        let journal: DeliveryJournal
+        do {
+            journal = try DeliveryJournal(
+                directory: directory, options: .init(checkpointInterval: configuration.checkpointInterval))
+        } catch {
+            throw DaemonSetupError(message: "cannot recover the journal in \(directory): \(error)")
+        }
+        if journal.replayed > 0 {
+            logger.notice(
+                "delivered again the messages accepted since the journal's last checkpoint",
+                metadata: ["files": "\(journal.replayed)"])
+        }
+        if let reason = journal.unavailableReason, wanted {
+            logger.warning("journal unavailable; each message is synced on its own", metadata: ["error": "\(reason)"])
+        }
+        return wanted ? journal : nil
     }
 
     /// The configured certificates, or a self-signed one made (once) in the data directory.

@@ -64,7 +64,9 @@ enum TOMLPrecheck {
                 if next < bytes.count, !startsKeyOrEndsHeader(bytes[next]) {
                     return Problem(
                         line: line, column: next - lineStart + 1,
-                        message: "a table header must start with a key, not '\(String(decoding: [bytes[next]], as: UTF8.self))'")
+                        message:
+                            "a table header must start with a key, not '\(String(decoding: [bytes[next]], as: UTF8.self))'"
+                    )
                 }
                 // The rest of the header is a key: skip it, quoted parts included, through its `]`.
                 index = next
@@ -125,7 +127,8 @@ enum TOMLPrecheck {
                     let token = bytes[index..<min(index + 12, bytes.count)]
                     return Problem(
                         line: line, column: index - lineStart + 1,
-                        message: "invalid date-time '\(String(decoding: token, as: UTF8.self))': a time must follow 'T'")
+                        message: "invalid date-time '\(String(decoding: token, as: UTF8.self))': a time must follow 'T'"
+                    )
                 }
                 index += 1
             }
@@ -171,12 +174,13 @@ enum TOMLPrecheck {
     private static func startsKeyOrEndsHeader(_ byte: UInt8) -> Bool {
         isDigit(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
             || [UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]")]
-            .contains(byte)
+                .contains(byte)
     }
 
     /// Bytes that continue a bare key or a value, so that a date inside one does not start a value.
     private static func isTokenByte(_ byte: UInt8) -> Bool {
         isDigit(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-            || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: ":")].contains(byte)
+            || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: ":")].contains(
+                byte)
     }
 }

@@ -78,6 +78,10 @@ BAD_CONFIGS = {
     "negative-size": (lambda t: _replace(t, "max_message_size = 1048576", "max_message_size = -5"),
                       ["max_message_size"]),
     "bad-listen": (lambda t: _replace(t, 'listen = ["127.0.0.1:', 'listen = ["127.0.0.1:notaport'), ["listen"]),
+    "journal-not-a-bool": (lambda t: t + '[storage]\njournal = "yes"\n', ["storage.journal"]),
+    "checkpoint-interval-zero": (lambda t: t + "[storage]\ncheckpoint_interval = 0\n",
+                                 ["storage.checkpoint_interval"]),
+    "unknown-storage-key": (lambda t: t + "[storage]\nfsync = false\n", ["storage.fsync"]),
     "mailboxes-not-a-list": (lambda t: _replace(t, 'mailboxes = ["alice", "bob"]', 'mailboxes = "alice"'),
                              ["mailboxes"]),
 }

@@ -13,4 +13,10 @@ int swallow_start_writeback(int fd);
 /// Returns 0, or -1 with errno set (ENOSYS elsewhere).
 int swallow_syncfs(int fd);
 
+#include <stddef.h>
+#include <stdint.h>
+
+/// CRC-32C (Castagnoli), as iSCSI and ext4 use it: `crc` is 0 for a fresh checksum, or an earlier result to go on.
+uint32_t swallow_crc32c(uint32_t crc, const void *bytes, size_t count);
+
 #endif

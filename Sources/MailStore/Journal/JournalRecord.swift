@@ -1,0 +1,126 @@
+import FileSupport
+
+/// One accepted message as the journal holds it: its sequence number, the Maildirs it goes to, its file name in
+/// `new`, and its bytes. Encoding and decoding are pure, so recovery can be tested on any bytes.
+///
+/// Layout, little-endian: a 24-byte header (magic, CRC-32C of everything after the CRC field, sequence, payload
+/// length, reserved), then the payload: the mailbox count (UInt16), each mailbox path (UInt16 length + bytes), the
+/// file name (UInt16 length + bytes) and the message. A record whose magic, length or checksum does not hold is
+/// the end of the journal: torn by a crash, or stale from the segment's previous use.
+struct JournalRecord: Equatable, Sendable {
+    var sequence: UInt64
+    var mailboxes: [String]
+    var name: String
+    var content: [UInt8]
+
+    static let magic: UInt32 = 0x314A_5753  // "SWJ1"
+    static let headerSize = 24
+
+    /// The size `encode` will write for these fields, or nil when a path or the name does not fit a UInt16 length.
+    static func encodedSize(mailboxes: [String], name: String, contentCount: Int) -> Int? {
+        guard mailboxes.count <= Int(UInt16.max), name.utf8.count <= Int(UInt16.max) else { return nil }
+        var size = headerSize + 2 + 2 + name.utf8.count + contentCount
+        for mailbox in mailboxes {
+            guard mailbox.utf8.count <= Int(UInt16.max) else { return nil }
+            size += 2 + mailbox.utf8.count
+        }
+        return size
+    }
+
+    /// Appends the record to `buffer`. The caller has checked `encodedSize`.
+    static func encode(
+        sequence: UInt64, mailboxes: [String], name: String, content: UnsafeRawBufferPointer,
+        into buffer: inout [UInt8]
+    ) {
+        let start = buffer.count
+        let payloadSize = encodedSize(mailboxes: mailboxes, name: name, contentCount: content.count)! - headerSize
+        append(magic, to: &buffer)
+        append(UInt32(0), to: &buffer)  // the checksum, filled in below
+        append(sequence, to: &buffer)
+        append(UInt32(payloadSize), to: &buffer)
+        append(UInt32(0), to: &buffer)
+        append(UInt16(mailboxes.count), to: &buffer)
+        for mailbox in mailboxes { appendString(mailbox, to: &buffer) }
+        appendString(name, to: &buffer)
+        buffer.append(contentsOf: content)
+        let crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
+        withUnsafeBytes(of: crc.littleEndian) { crcBytes in
+            for (index, byte) in crcBytes.enumerated() { buffer[start + 4 + index] = byte }
+        }
+    }
+
+    /// The record at `offset` in `bytes` and the offset after it, or nil where no whole, valid record starts.
+    static func decode(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> (record: JournalRecord, next: Int)? {
+        guard offset >= 0, bytes.count - offset >= headerSize else { return nil }
+        var reader = Reader(bytes: bytes, offset: offset)
+        guard reader.uint32() == magic, let crc = reader.uint32(), let sequence = reader.uint64(),
+            let payloadSize = reader.uint32().map(Int.init), reader.uint32() != nil
+        else { return nil }
+        let end = offset + headerSize + payloadSize
+        guard end <= bytes.count,
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[(offset + 8)..<end])) == crc
+        else { return nil }
+        reader.limit = end
+        guard let count = reader.uint16() else { return nil }
+        var mailboxes: [String] = []
+        for _ in 0..<count {
+            guard let mailbox = reader.string() else { return nil }
+            mailboxes.append(mailbox)
+        }
+        guard let name = reader.string() else { return nil }
+        let content = Array(bytes[reader.offset..<end])
+        return (JournalRecord(sequence: sequence, mailboxes: mailboxes, name: name, content: content), end)
+    }
+
+    /// Every valid record from the start of a segment's bytes, up to the first that is not.
+    static func decodeAll(_ bytes: UnsafeRawBufferPointer) -> [JournalRecord] {
+        var records: [JournalRecord] = []
+        var offset = 0
+        while let (record, next) = decode(bytes, at: offset) {
+            records.append(record)
+            offset = next
+        }
+        return records
+    }
+
+    private static func append<Integer: FixedWidthInteger>(_ value: Integer, to buffer: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
+    }
+
+    private static func appendString(_ string: String, to buffer: inout [UInt8]) {
+        append(UInt16(string.utf8.count), to: &buffer)
+        buffer.append(contentsOf: string.utf8)
+    }
+
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var offset: Int
+        lazy var limit = bytes.count
+
+        init(bytes: UnsafeRawBufferPointer, offset: Int) {
+            self.bytes = bytes
+            self.offset = offset
+        }
+
+        mutating func integer<Integer: FixedWidthInteger>(_: Integer.Type) -> Integer? {
+            let size = MemoryLayout<Integer>.size
+            guard limit - offset >= size else { return nil }
+            var value = Integer.zero
+            withUnsafeMutableBytes(of: &value) {
+                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]))
+            }
+            offset += size
+            return Integer(littleEndian: value)
+        }
+
+        mutating func uint16() -> UInt16? { integer(UInt16.self) }
+        mutating func uint32() -> UInt32? { integer(UInt32.self) }
+        mutating func uint64() -> UInt64? { integer(UInt64.self) }
+
+        mutating func string() -> String? {
+            guard let count = uint16().map(Int.init), limit - offset >= count else { return nil }
+            defer { offset += count }
+            return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
+        }
+    }
+}
