@@ -16,7 +16,7 @@ import Logging
 /// A failure fails only the messages it concerns: one file's write, or every message on a file system or in a
 /// directory whose sync failed.
 ///
-/// With a `DeliveryJournal`, the messages still in memory skip all of that: they are written to `tmp`, appended to
+/// With a `DeliveryJournal`, messages up to its `maximumMessageSize` skip all of that: they are written to `tmp`, appended to
 /// the journal with one sync, and then published; the journal's checkpointer makes their files durable later.
 struct CommitRound {
     private let messages: [MaildirMessage]
@@ -63,13 +63,19 @@ struct CommitRound {
         }
     }
 
-    /// Writes the messages still in memory to `tmp` and makes them durable with one journal append. If the
-    /// journal cannot take them, they stay staged and take the per-message syncs with the others.
+    /// Writes the messages the journal can take to `tmp` and makes them durable with one journal append; the
+    /// rest of a round too large for the ring, and every message if the journal fails, take the per-message syncs.
     private mutating func appendToJournal(_ journal: DeliveryJournal) {
         var indices: [Int] = []
         var entries: [JournalEntry] = []
         var devices: [UInt64: String] = [:]
-        for index in messages.indices where messages[index].isInMemory {
+        var bytes = 0
+        for index in messages.indices {
+            let size = messages[index].size
+            guard size <= journal.options.maximumMessageSize, bytes + size <= journal.maximumRoundBytes else {
+                continue
+            }
+            bytes += size
             do throws(MaildirError) {
                 let (entry, device) = try messages[index].stageForJournal()
                 indices.append(index)

@@ -137,19 +137,25 @@ public final class MaildirMessage: Sendable {
         }
     }
 
-    /// Whether the whole message is still in memory, so the journal can take it in one record.
-    var isInMemory: Bool { state.withLock { $0.fd < 0 } }
+    /// The message's size so far.
+    var size: Int { state.withLock { $0.size } }
 
     /// Writes the message to `tmp` without syncing it, for a round that makes it durable through the journal.
-    /// Returns the journal's entry for it and the device its file is on.
+    /// Returns the journal's entry for it (the bytes kept in memory, or read back from `tmp` for a message that
+    /// was too large to keep) and the device its file is on.
     func stageForJournal() throws(MaildirError) -> (entry: JournalEntry, device: UInt64) {
         try state.withLock { state throws(MaildirError) in
-            let content = state.pending
+            let inMemory = state.fd < 0
+            var content = state.pending
             do throws(MaildirError) {
                 try writePending(&state)
                 let device: UInt64
                 do throws(FileError) {
                     device = try POSIXFile.device(of: state.fd, path: firstTmpPath)
+                    if !inMemory {
+                        content = ByteBuffer(
+                            bytes: try POSIXFile.readBytes(state.fd, count: state.size, at: 0, path: firstTmpPath))
+                    }
                 } catch {
                     throw MaildirError(error)
                 }
@@ -258,14 +264,15 @@ public final class MaildirMessage: Sendable {
         state.pending.clear()
     }
 
+    /// Read-write: the journal reads back a message that was written as it came.
     private func openTemporaryFile() throws(MaildirError) -> Int32 {
         let path = firstTmpPath
-        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        var fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd < 0, errno == ENOENT {
             // The mailbox was removed while we ran: make it again rather than refuse mail for it.
             Self.created.forget(mailboxes)
             for mailbox in mailboxes { try mailbox.create() }
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
         guard fd >= 0 else { throw MaildirError(operation: "create", path: path, code: errno) }
         return fd

@@ -152,12 +152,30 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         await reopened.close()
     }
 
-    @Test func largeMessagesTakeTheirOwnSyncs() async throws {
+    @Test func messagesWrittenToTmpAsTheyCameAreReadBackIntoTheJournal() async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/mail/alice")
+        var paths: [String] = []
+        do {
+            let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+            paths = try await commit(1, to: box, with: GroupCommitter(journal: journal), size: 200_000)
+            #expect(journal.sequences.appended == 1)
+        }
+        let original = readFile(paths[0])
+        #expect(original.count > 200_000)
+        writeFile(paths[0], [])
+        let reopened = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        #expect(reopened.replayed == 1)
+        #expect(readFile(paths[0]) == original)
+        await reopened.close()
+    }
+
+    @Test func messagesOverTheLimitTakeTheirOwnSyncs() async throws {
         let root = makeTemporaryDirectory()
         let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
         let box = Maildir(path: root + "/mail/alice")
-        let paths = try await commit(1, to: box, with: GroupCommitter(journal: journal), size: 200_000)
-        #expect(readFile(paths[0]).count > 200_000)
+        let paths = try await commit(1, to: box, with: GroupCommitter(journal: journal), size: 1_100_000)
+        #expect(readFile(paths[0]).count > 1_100_000)
         #expect(journal.sequences.appended == 0)
         await journal.close()
     }

@@ -33,11 +33,20 @@ public final class DeliveryJournal: Sendable {
         /// window in which a message deleted by its reader comes back after a crash.
         public var checkpointInterval: Double
 
-        public init(segmentSize: Int = 2 << 20, segmentCount: Int = 8, checkpointInterval: Double = 0.2) {
+        /// Larger messages take their own file and directory syncs: their data costs more than the syncs, and
+        /// the journal would write it twice.
+        public var maximumMessageSize: Int
+
+        public init(
+            segmentSize: Int = 2 << 20, segmentCount: Int = 8, checkpointInterval: Double = 0.2,
+            maximumMessageSize: Int = 1 << 20
+        ) {
             precondition(segmentSize >= 4096 && segmentCount >= 2 && checkpointInterval > 0)
             self.segmentSize = segmentSize
             self.segmentCount = segmentCount
             self.checkpointInterval = checkpointInterval
+            // A record holds the message and its paths: keep the message well inside one segment.
+            self.maximumMessageSize = min(maximumMessageSize, segmentSize / 2)
         }
     }
 
@@ -113,6 +122,9 @@ public final class DeliveryJournal: Sendable {
         try? await thread.shutdownGracefully()
         checkpointLogged()
     }
+
+    /// The most message bytes one round may append: a round must never wrap the ring onto its own records.
+    var maximumRoundBytes: Int { options.segmentSize * (options.segmentCount - 1) / 2 }
 
     /// Why the journal cannot take messages (its first segment could not be made), if so; messages then take
     /// the per-message syncs. The journal still replays and checkpoints.
