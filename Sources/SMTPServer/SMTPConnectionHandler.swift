@@ -575,7 +575,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         waiting = true
         let started = Self.now()
         let promise = context.eventLoop.makePromise(of: Value.self)
-        promise.completeWithTask(operation)
+        Task(executorPreference: executor(context)) {
+            do { promise.succeed(try await operation()) } catch { promise.fail(error) }
+        }
         promise.futureResult.assumeIsolated().whenComplete { result in
             self.waiting = false
             guard !self.isClosed else { return }
@@ -590,6 +592,16 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             self.armIdleTimer(context)
             self.releaseHeldRead(context)
         }
+    }
+
+    /// Made on the first backend call: the handler may be created off its event loop.
+    private var taskExecutor: EventLoopTaskExecutor?
+
+    private func executor(_ context: ChannelHandlerContext) -> EventLoopTaskExecutor {
+        if let taskExecutor { return taskExecutor }
+        let made = EventLoopTaskExecutor(context.eventLoop)
+        taskExecutor = made
+        return made
     }
 
     private func refusal(_ result: Result<Void, any Error>) -> Reply? {
