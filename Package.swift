@@ -115,7 +115,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
-        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport"], swiftSettings: strict),
+        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "CFileSupport"], swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
             dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio")],

@@ -47,7 +47,32 @@ static void crc32c_init(void) {
     __atomic_store_n(&crc32c_ready, 1, __ATOMIC_RELEASE);
 }
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// SSE 4.2 has CRC-32C as an instruction: about ten times the table's speed, where the CPU has it.
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const unsigned char *p, size_t count) {
+    uint64_t value = ~crc;
+    while (count >= 8) {
+        uint64_t word;
+        __builtin_memcpy(&word, p, 8);
+        value = __builtin_ia32_crc32di(value, word);
+        p += 8;
+        count -= 8;
+    }
+    uint32_t rest = (uint32_t)value;
+    while (count-- > 0) rest = __builtin_ia32_crc32qi(rest, *p++);
+    return ~rest;
+}
+#define SWALLOW_HAVE_SSE42_PATH 1
+#endif
+
 uint32_t swallow_crc32c(uint32_t crc, const void *bytes, size_t count) {
+#ifdef SWALLOW_HAVE_SSE42_PATH
+    if (__builtin_cpu_supports("sse4.2")) return crc32c_sse42(crc, bytes, count);
+#endif
+    return swallow_crc32c_portable(crc, bytes, count);
+}
+
+uint32_t swallow_crc32c_portable(uint32_t crc, const void *bytes, size_t count) {
     if (!__atomic_load_n(&crc32c_ready, __ATOMIC_ACQUIRE)) crc32c_init();
     const unsigned char *p = bytes;
     crc = ~crc;
