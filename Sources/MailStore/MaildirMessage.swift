@@ -146,19 +146,18 @@ public final class MaildirMessage: Sendable {
     func stageForJournal() throws(MaildirError) -> (entry: JournalEntry, device: UInt64) {
         try state.withLock { state throws(MaildirError) in
             let inMemory = state.fd < 0
-            var content = state.pending
+            let pending = state.pending
             do throws(MaildirError) {
                 try writePending(&state)
                 let device: UInt64
                 do throws(FileError) {
                     device = try POSIXFile.device(of: state.fd, path: firstTmpPath)
-                    if !inMemory {
-                        content = ByteBuffer(
-                            bytes: try POSIXFile.readBytes(state.fd, count: state.size, at: 0, path: firstTmpPath))
-                    }
                 } catch {
                     throw MaildirError(error)
                 }
+                // The file stays open until `publish`, after the journal has read it.
+                let content: JournalEntry.Content =
+                    inMemory ? .bytes(pending) : .file(fd: state.fd, count: state.size, path: firstTmpPath)
                 let entry = JournalEntry(
                     mailboxes: mailboxes.map(\.path), name: Self.finalName(uniqueName, size: state.size),
                     content: content)

@@ -14,15 +14,13 @@ private func record(_ sequence: UInt64, _ text: String, boxes: [String] = ["/m/a
 }
 
 private func encoded(_ records: [JournalRecord]) -> [UInt8] {
-    var buffer: [UInt8] = []
+    var buffer = ByteBuffer()
     for record in records {
-        record.content.withUnsafeBytes { content in
-            JournalRecord.encode(
-                sequence: record.sequence, mailboxes: record.mailboxes, name: record.name, content: content,
-                into: &buffer)
-        }
+        JournalRecord.encode(
+            sequence: record.sequence, mailboxes: record.mailboxes, name: record.name, content: record.content,
+            into: &buffer)
     }
-    return buffer
+    return Array(buffer.readableBytesView)
 }
 
 private func writeFile(_ path: String, _ bytes: [UInt8]) {

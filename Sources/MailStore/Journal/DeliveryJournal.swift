@@ -206,9 +206,22 @@ public final class DeliveryJournal: Sendable {
 
 /// A message for the journal: where it goes, the name it gets in `new`, and its bytes.
 struct JournalEntry {
+    /// The message's bytes: in memory, or in its `tmp` file (read straight into the journal's buffer).
+    enum Content {
+        case bytes(ByteBuffer)
+        case file(fd: Int32, count: Int, path: String)
+    }
+
     let mailboxes: [String]
     let name: String
-    let content: ByteBuffer
+    let content: Content
+
+    var contentCount: Int {
+        switch content {
+        case .bytes(let bytes): bytes.readableBytes
+        case .file(_, let count, _): count
+        }
+    }
 }
 
 /// Why a round's messages cannot go through the journal; they then take the per-message sync path.

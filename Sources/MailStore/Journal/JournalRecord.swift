@@ -1,4 +1,5 @@
 import FileSupport
+import NIOCore
 
 /// One accepted message as the journal holds it: its sequence number, the Maildirs it goes to, its file name in
 /// `new`, and its bytes. Encoding and decoding are pure, so recovery can be tested on any bytes.
@@ -27,26 +28,43 @@ struct JournalRecord: Equatable, Sendable {
         return size
     }
 
-    /// Appends the record to `buffer`. The caller has checked `encodedSize`.
+    /// Appends the record to `buffer`; `content` appends exactly `contentCount` bytes of message. The caller has
+    /// checked `encodedSize`.
     static func encode(
-        sequence: UInt64, mailboxes: [String], name: String, content: UnsafeRawBufferPointer,
-        into buffer: inout [UInt8]
-    ) {
-        let start = buffer.count
-        let payloadSize = encodedSize(mailboxes: mailboxes, name: name, contentCount: content.count)! - headerSize
-        append(magic, to: &buffer)
-        append(UInt32(0), to: &buffer)  // the checksum, filled in below
-        append(sequence, to: &buffer)
-        append(UInt32(payloadSize), to: &buffer)
-        append(UInt32(0), to: &buffer)
-        append(UInt16(mailboxes.count), to: &buffer)
-        for mailbox in mailboxes { appendString(mailbox, to: &buffer) }
-        appendString(name, to: &buffer)
-        buffer.append(contentsOf: content)
-        let crc = buffer.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(start + 8)...])) }
-        withUnsafeBytes(of: crc.littleEndian) { crcBytes in
-            for (index, byte) in crcBytes.enumerated() { buffer[start + 4 + index] = byte }
+        sequence: UInt64, mailboxes: [String], name: String, contentCount: Int, into buffer: inout ByteBuffer,
+        content: (inout ByteBuffer) throws(FileError) -> Void
+    ) throws(FileError) {
+        let start = buffer.writerIndex
+        let payloadSize = encodedSize(mailboxes: mailboxes, name: name, contentCount: contentCount)! - headerSize
+        buffer.writeInteger(magic, endianness: .little)
+        buffer.writeInteger(UInt32(0), endianness: .little)  // the checksum, filled in below
+        buffer.writeInteger(sequence, endianness: .little)
+        buffer.writeInteger(UInt32(payloadSize), endianness: .little)
+        buffer.writeInteger(UInt32(0), endianness: .little)
+        buffer.writeInteger(UInt16(mailboxes.count), endianness: .little)
+        for mailbox in mailboxes { writeString(mailbox, to: &buffer) }
+        writeString(name, to: &buffer)
+        let contentStart = buffer.writerIndex
+        try content(&buffer)
+        precondition(buffer.writerIndex - contentStart == contentCount, "the content is not the size announced")
+        let crc = buffer.withUnsafeReadableBytes { bytes in
+            let base = start - buffer.readerIndex
+            return CRC32C.checksum(
+                UnsafeRawBufferPointer(rebasing: bytes[(base + 8)..<(base + headerSize + payloadSize)]))
         }
+        buffer.setInteger(crc, at: start + 4, endianness: .little)
+    }
+
+    /// `encode` with the message at hand.
+    static func encode(
+        sequence: UInt64, mailboxes: [String], name: String, content: [UInt8], into buffer: inout ByteBuffer
+    ) {
+        let result = Result { () throws(FileError) in
+            try encode(
+                sequence: sequence, mailboxes: mailboxes, name: name, contentCount: content.count, into: &buffer
+            ) { buffer in buffer.writeBytes(content) }
+        }
+        try! result.get()  // the closure cannot fail
     }
 
     /// The record at `offset` in `bytes` and the offset after it, or nil where no whole, valid record starts.
@@ -83,13 +101,9 @@ struct JournalRecord: Equatable, Sendable {
         return records
     }
 
-    private static func append<Integer: FixedWidthInteger>(_ value: Integer, to buffer: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { buffer.append(contentsOf: $0) }
-    }
-
-    private static func appendString(_ string: String, to buffer: inout [UInt8]) {
-        append(UInt16(string.utf8.count), to: &buffer)
-        buffer.append(contentsOf: string.utf8)
+    private static func writeString(_ string: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt16(string.utf8.count), endianness: .little)
+        buffer.writeString(string)
     }
 
     private struct Reader {

@@ -1,4 +1,5 @@
 import FileSupport
+import NIOCore
 
 #if canImport(Glibc)
     import Glibc
@@ -16,7 +17,7 @@ struct JournalWriter: ~Copyable {
     private var current: Int
     private var offset = 0
     private(set) var nextSequence: UInt64
-    private var buffer: [UInt8] = []
+    private var buffer = ByteBuffer()
     private var failed = false
 
     static func path(of segment: Int, in directory: String) -> String {
@@ -57,7 +58,7 @@ struct JournalWriter: ~Copyable {
         for entry in entries {
             guard
                 let size = JournalRecord.encodedSize(
-                    mailboxes: entry.mailboxes, name: entry.name, contentCount: entry.content.readableBytes),
+                    mailboxes: entry.mailboxes, name: entry.name, contentCount: entry.contentCount),
                 size <= options.segmentSize
             else { throw .tooLarge }
             sizes.append(size)
@@ -66,18 +67,17 @@ struct JournalWriter: ~Copyable {
         guard sizes.reduce(0, +) <= options.segmentSize * (options.segmentCount - 1) / 2 else { throw .tooLarge }
         do throws(FileError) {
             var written: Set<Int> = []
-            buffer.removeAll(keepingCapacity: true)
+            buffer.clear()
             for (entry, size) in zip(entries, sizes) {
-                if offset + buffer.count + size > options.segmentSize {
+                if offset + buffer.readableBytes + size > options.segmentSize {
                     try flush()
                     written.insert(current)
                     try advance(checkpoint)
                 }
-                entry.content.withUnsafeReadableBytes { content in
-                    JournalRecord.encode(
-                        sequence: nextSequence, mailboxes: entry.mailboxes, name: entry.name, content: content,
-                        into: &buffer)
-                }
+                try JournalRecord.encode(
+                    sequence: nextSequence, mailboxes: entry.mailboxes, name: entry.name,
+                    contentCount: entry.contentCount, into: &buffer
+                ) { buffer throws(FileError) in try Self.writeContent(entry.content, to: &buffer) }
                 lastSequence[current] = nextSequence
                 nextSequence += 1
             }
@@ -95,11 +95,39 @@ struct JournalWriter: ~Copyable {
     }
 
     private mutating func flush() throws(FileError) {
-        guard !buffer.isEmpty else { return }
+        guard buffer.readableBytes > 0 else { return }
         let path = Self.path(of: current, in: directory)
-        try POSIXFile.writeAll(files[current], buffer, at: offset, path: path)
-        offset += buffer.count
-        buffer.removeAll(keepingCapacity: true)
+        let (fd, offset) = (files[current], self.offset)
+        let result = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(FileError) in try POSIXFile.writeAll(fd, bytes, at: offset, path: path) }
+        }
+        try result.get()
+        self.offset += buffer.readableBytes
+        buffer.clear()
+    }
+
+    /// Copies a message into the buffer: from memory, or read from its file straight into the buffer's space.
+    private static func writeContent(_ content: JournalEntry.Content, to buffer: inout ByteBuffer) throws(FileError) {
+        switch content {
+        case .bytes(let bytes):
+            buffer.writeImmutableBuffer(bytes)
+        case .file(let fd, let count, let path):
+            var failure: FileError?
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
+                var done = 0
+                while done < count {
+                    let got = pread(fd, space.baseAddress! + done, count - done, off_t(done))
+                    if got < 0 && errno == EINTR { continue }
+                    guard got > 0 else {
+                        failure = FileError(operation: "read", path: path, code: got < 0 ? errno : EIO)
+                        return 0
+                    }
+                    done += got
+                }
+                return count
+            }
+            if let failure { throw failure }
+        }
     }
 
     private mutating func advance(_ checkpoint: (UInt64) throws(FileError) -> Void) throws(FileError) {
