@@ -18,6 +18,18 @@ struct CheckConfig: AsyncParsableCommand {
             print("data_dir: \(configuration.dataDirectory)")
             print("domains: \(configuration.domains.map(\.name).joined(separator: ", "))")
             print("catch_all: \(configuration.isCatchAll)")
+            print(
+                "limits: max_message_size=\(configuration.maxMessageSize) max_recipients=\(configuration.maxRecipients)"
+                    + " max_errors=\(configuration.maxErrors) max_connections=\(configuration.maxConnections)"
+                    + " max_connections_per_client=\(configuration.maxConnectionsPerClient)"
+                    + " greeting_delay=\(configuration.greetingDelay)"
+                    + " commands_per_second=\(configuration.commandsPerSecond)"
+                    + " command_burst=\(configuration.commandBurst) min_data_rate=\(configuration.minDataRate)"
+                    + " min_data_rate_grace=\(configuration.minDataRateGrace)"
+                    + " max_session_bytes=\(configuration.maxSessionBytes.map(String.init) ?? "default")")
+            print(
+                "storage: journal=\(configuration.journal) checkpoint_interval=\(configuration.checkpointInterval)"
+                    + " (\(configuration.journalDirectory))")
         } catch {
             Options.printError(error)
             throw ExitCode.failure

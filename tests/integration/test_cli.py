@@ -31,6 +31,16 @@ def test_check_config_accepts_good_file(swallow_bin, tmp_path):
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
 
 
+def test_check_config_prints_limits_and_storage(swallow_bin, tmp_path):
+    text = good_config(tmp_path) + "[storage]\njournal = false\ncheckpoint_interval = 0.5\n"
+    text = _replace(text, "max_errors = 10", "max_errors = 7\ncommands_per_second = 300")
+    proc = run(swallow_bin, "check-config", write_config(tmp_path, text))
+    out = proc.stdout.decode()
+    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+    assert "max_errors=7" in out and "commands_per_second=300" in out, out
+    assert "journal=false checkpoint_interval=0.5" in out, out
+
+
 def test_check_config_accepts_spec_example(swallow_bin, tmp_path):
     text = f"""hostname = "mx.example.test"
 listen = ["127.0.0.1:{free_port()}"]
