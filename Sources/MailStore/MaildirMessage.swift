@@ -10,7 +10,7 @@ import Synchronization
 #endif
 
 /// A message being delivered to one or more Maildirs, the way Maildir promises safety: written into `tmp`,
-/// fsynced, hard-linked into the other mailboxes' `tmp`, renamed into each `new`, and each `new` fsynced.
+/// fsynced, hard-linked into the other mailboxes' `new`, renamed into the first's `new`, and each `new` fsynced.
 /// Until `commit()` returns, nothing of it is visible in any `new`; `abort()` leaves nothing behind.
 ///
 /// Small messages stay in memory until `commit()`, which hands them to a `GroupCommitter` that writes and syncs
@@ -210,32 +210,32 @@ public final class MaildirMessage: Sendable {
         state.withLock { state in removeTemporaryFiles(&state) }
     }
 
-    /// Links the file into every mailbox's `tmp` and renames it into each `new`.
+    /// Links the file into the other mailboxes' `new` and renames it into the first's.
     func publish() throws(MaildirError) -> [String] {
         try state.withLock { state throws(MaildirError) -> [String] in
             close(state.fd)
             state.fd = -1
             let first = firstTmpPath
+            let finalName = Self.finalName(uniqueName, size: state.size)
+            let targets = mailboxes.map { $0.new + "/" + finalName }
             var published: [String] = []
             do throws(MaildirError) {
-                for mailbox in mailboxes.dropFirst() {
-                    let path = mailbox.tmp + "/" + uniqueName
-                    guard link(first, path) == 0 else {
-                        throw MaildirError(operation: "link", path: path, code: errno)
-                    }
-                }
-                let finalName = Self.finalName(uniqueName, size: state.size)
-                for mailbox in mailboxes {
-                    let target = mailbox.new + "/" + finalName
-                    guard rename(mailbox.tmp + "/" + uniqueName, target) == 0 else {
-                        throw MaildirError(operation: "rename", path: target, code: errno)
+                // The other mailboxes get hard links straight into `new` (as qmail delivers), then the file itself
+                // is renamed into the first: one call per mailbox. Each name appears with the whole file behind it.
+                for target in targets.dropFirst() {
+                    guard link(first, target) == 0 else {
+                        throw MaildirError(operation: "link", path: target, code: errno)
                     }
                     published.append(target)
                 }
+                guard rename(first, targets[0]) == 0 else {
+                    throw MaildirError(operation: "rename", path: targets[0], code: errno)
+                }
+                published.insert(targets[0], at: 0)
             } catch {
                 // Not acknowledged, so it must not be visible: take back what was already published.
                 for path in published { unlink(path) }
-                for mailbox in mailboxes { unlink(mailbox.tmp + "/" + uniqueName) }
+                unlink(first)
                 state.phase = .aborted
                 throw error
             }
@@ -280,7 +280,7 @@ public final class MaildirMessage: Sendable {
     private func removeTemporaryFiles(_ state: inout State) {
         if state.fd >= 0 {
             close(state.fd)
-            for mailbox in mailboxes { unlink(mailbox.tmp + "/" + uniqueName) }
+            unlink(firstTmpPath)
         }
         state.fd = -1
         state.pending = ByteBuffer()
