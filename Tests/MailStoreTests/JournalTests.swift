@@ -168,6 +168,18 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         await reopened.close()
     }
 
+    @Test func anUnreadableSegmentStopsTheStartWithItsPath() async throws {
+        let root = makeTemporaryDirectory()
+        #expect(mkdir(root + "/journal", 0o700) == 0)
+        // Something that is not a segment file where one should be: the journal cannot tell what it held.
+        #expect(mkdir(root + "/journal/segment-000.log", 0o700) == 0)
+        #expect {
+            _ = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        } throws: { error in
+            (error as? MaildirError)?.path == root + "/journal/segment-000.log"
+        }
+    }
+
     @Test func messagesOverTheLimitTakeTheirOwnSyncs() async throws {
         let root = makeTemporaryDirectory()
         let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))

@@ -17,11 +17,11 @@ from conftest import DOMAIN, make_message
 MIB = 1024 * 1024
 
 
-def mount_tmpfs(mount_point: Path, mode: str):
-    """Mounts a 2 MiB tmpfs at `mount_point`, or skips the test where that is not possible."""
+def mount_tmpfs(mount_point: Path, mode: str, size: str = "2m"):
+    """Mounts a small tmpfs (2 MiB by default) at `mount_point`, or skips the test where that is not possible."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size=2m,mode={mode}", "tmpfs", str(mount_point)],
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs", str(mount_point)],
                        capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
@@ -29,10 +29,21 @@ def mount_tmpfs(mount_point: Path, mode: str):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 2 MiB tmpfs mounted at tmp_path/"disk"; unmounted after the test (and after its servers stop)."""
+    """A 2 MiB tmpfs mounted at tmp_path/"disk"; unmounted after the test (and after its servers stop). Too small
+    for the journal's 2 MiB segment, so the server runs without it, syncing each message on its own."""
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
     mount_tmpfs(mount_point, "0755")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.fixture
+def journal_disk(tmp_path):
+    """A 5 MiB tmpfs: room for the journal's segment, and then for about 3 MiB of mail."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mount_tmpfs(mount_point, "0755", size="5m")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
@@ -62,6 +73,20 @@ def stored_count(srv, box: str) -> int:
 @pytest.mark.parametrize("body_kb", [20, 200])  # kept in memory until commit / streamed to tmp as it arrives
 def test_full_disk_gives_452_then_recovers_without_restart(small_disk, server_factory, body_kb):
     srv = server_factory({"data_dir": str(small_disk / "data")})
+    assert b"journal unavailable" in srv.full_logs()
+    fill_and_recover(srv, body_kb)
+
+
+@pytest.mark.parametrize("body_kb", [20, 200])
+def test_full_disk_through_the_journal_gives_452_then_recovers(journal_disk, server_factory, body_kb):
+    srv = server_factory({"data_dir": str(journal_disk / "data")})
+    assert (journal_disk / "data" / "journal" / "segment-000.log").stat().st_size == 2 * MIB
+    assert b"journal unavailable" not in srv.full_logs()
+    fill_and_recover(srv, body_kb)
+
+
+def fill_and_recover(srv, body_kb: int):
+    """Sends until the disk is full (452 4.3.1, nothing partial left), then frees space: 250 again, no restart."""
     body = make_message(subject="fill", body=("y" * 70 + "\r\n") * (body_kb * 1024 // 72))
     accepted = 0
     refusal = None
