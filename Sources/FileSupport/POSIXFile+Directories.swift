@@ -40,3 +40,19 @@ extension POSIXFile {
         guard fsync(fd) == 0 else { throw FileError(operation: "fsync", path: path) }
     }
 }
+
+extension POSIXFile {
+    /// The names in the directory `path`, without `.` and `..`, in no order; none when it cannot be read.
+    public static func entries(of path: String) -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -69,12 +69,11 @@ struct CommitRound {
         var indices: [Int] = []
         var entries: [JournalEntry] = []
         var devices: [UInt64: String] = [:]
+        let options = journal.options
         var bytes = 0
         for index in messages.indices {
             let size = messages[index].size
-            guard size <= journal.options.maximumMessageSize, bytes + size <= journal.maximumRoundBytes else {
-                continue
-            }
+            guard size <= options.maximumMessageSize, bytes + size <= options.maximumRoundBytes else { continue }
             bytes += size
             do throws(MaildirError) {
                 let (entry, device) = try messages[index].stageForJournal()

@@ -68,12 +68,12 @@ public final class GroupCommitter: Sendable {
             if batch.isEmpty { return }
             var round = CommitRound(batch.map(\.message), journal: journal)
             let results = round.run()
-            var committed = 0
+            // Counted before anyone is resumed, so that a caller reading `statistics` after its commit sees it.
+            let committed = results.count { if case .success = $0 { true } else { false } }
+            queue.withLock { $0.committed += committed }
             for (job, result) in zip(batch, results) {
-                if case .success = result { committed += 1 }
                 job.continuation.resume(with: result.mapError { $0 as any Error })
             }
-            queue.withLock { $0.committed += committed }
         }
     }
 }

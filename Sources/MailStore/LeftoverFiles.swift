@@ -1,3 +1,5 @@
+import FileSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -20,10 +22,10 @@ public enum LeftoverFiles {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var removed = 0
-        for domain in entries(of: root) {
-            for mailbox in entries(of: root + "/" + domain) {
+        for domain in POSIXFile.entries(of: root) {
+            for mailbox in POSIXFile.entries(of: root + "/" + domain) {
                 let tmp = root + "/" + domain + "/" + mailbox + "/tmp"
-                for name in entries(of: tmp) {
+                for name in POSIXFile.entries(of: tmp) {
                     let path = tmp + "/" + name
                     var info = stat()
                     guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
@@ -34,18 +36,5 @@ public enum LeftoverFiles {
             }
         }
         return removed
-    }
-
-    private static func entries(of path: String) -> [String] {
-        guard let directory = opendir(path) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 }

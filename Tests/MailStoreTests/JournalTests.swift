@@ -30,6 +30,11 @@ private func writeFile(_ path: String, _ bytes: [UInt8]) {
     close(fd)
 }
 
+/// The journal under `root`, with checkpoints held off so that a test decides when one happens.
+private func openJournal(_ root: String) throws -> DeliveryJournal {
+    try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+}
+
 /// Commits `count` messages to `box` through `committer` and returns their paths in `new`.
 private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitter, size: Int = 100) async throws
     -> [String]
@@ -77,7 +82,7 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
 @Suite struct DeliveryJournalTests {
     @Test func messagesAreVisibleAtCommitAndCoveredByTheNextCheckpoint() async throws {
         let root = makeTemporaryDirectory()
-        let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let journal = try openJournal(root)
         let committer = GroupCommitter(journal: journal)
         let box = Maildir(path: root + "/mail/alice")
         let paths = try await commit(3, to: box, with: committer)
@@ -95,7 +100,7 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         let box = Maildir(path: root + "/mail/alice")
         var paths: [String] = []
         do {
-            let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+            let journal = try openJournal(root)
             paths = try await commit(3, to: box, with: GroupCommitter(journal: journal))
         }  // no close(): as after kill -9, the checkpoint is still 0
         let original = readFile(paths[0])
@@ -104,7 +109,7 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         let moved = box.cur + "/" + String(paths[1].split(separator: "/").last!) + ":2,S"
         #expect(rename(paths[1], moved) == 0)
         writeFile(moved, Array("partial".utf8))
-        let reopened = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let reopened = try openJournal(root)
         #expect(reopened.replayed == 3)
         #expect(readFile(paths[0]) == original)
         #expect(readFile(moved).count == original.count)
@@ -118,11 +123,11 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
     @Test func checkpointedMessagesAreNotDeliveredAgain() async throws {
         let root = makeTemporaryDirectory()
         let box = Maildir(path: root + "/mail/alice")
-        let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let journal = try openJournal(root)
         let paths = try await commit(2, to: box, with: GroupCommitter(journal: journal))
         await journal.close()
         #expect(unlink(paths[0]) == 0)  // read and deleted by its owner
-        let reopened = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let reopened = try openJournal(root)
         #expect(reopened.replayed == 0)
         #expect(listDirectory(box.new).count == 1)
         await reopened.close()
@@ -155,14 +160,14 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         let box = Maildir(path: root + "/mail/alice")
         var paths: [String] = []
         do {
-            let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+            let journal = try openJournal(root)
             paths = try await commit(1, to: box, with: GroupCommitter(journal: journal), size: 200_000)
             #expect(journal.sequences.appended == 1)
         }
         let original = readFile(paths[0])
         #expect(original.count > 200_000)
         writeFile(paths[0], [])
-        let reopened = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let reopened = try openJournal(root)
         #expect(reopened.replayed == 1)
         #expect(readFile(paths[0]) == original)
         await reopened.close()
@@ -174,7 +179,7 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         // Something that is not a segment file where one should be: the journal cannot tell what it held.
         #expect(mkdir(root + "/journal/segment-000.log", 0o700) == 0)
         #expect {
-            _ = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+            _ = try openJournal(root)
         } throws: { error in
             (error as? MaildirError)?.path == root + "/journal/segment-000.log"
         }
@@ -182,7 +187,7 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
 
     @Test func messagesOverTheLimitTakeTheirOwnSyncs() async throws {
         let root = makeTemporaryDirectory()
-        let journal = try DeliveryJournal(directory: root + "/journal", options: .init(checkpointInterval: 3600))
+        let journal = try openJournal(root)
         let box = Maildir(path: root + "/mail/alice")
         let paths = try await commit(1, to: box, with: GroupCommitter(journal: journal), size: 1_100_000)
         #expect(readFile(paths[0]).count > 1_100_000)

@@ -17,7 +17,7 @@ import Synchronization
 /// A round appends one record per message (its Maildirs, file name and bytes) and syncs the journal; the messages
 /// are then renamed into `new` without syncs of their own, and acknowledged. A checkpointer syncs the mail file
 /// systems every `checkpointInterval` and then records the last sequence number whose files are durable. After a
-/// crash, `open` delivers again whatever came after the checkpoint (see `JournalReplay`).
+/// crash, `init` delivers again whatever came after the checkpoint (see `JournalReplay`).
 ///
 /// The journal is a ring of `segmentCount` files of `segmentSize` bytes, zero-filled when first made so that
 /// appending overwrites allocated blocks and needs no metadata commit. A segment is reused once the checkpoint
@@ -48,11 +48,14 @@ public final class DeliveryJournal: Sendable {
             // A record holds the message and its paths: keep the message well inside one segment.
             self.maximumMessageSize = min(maximumMessageSize, segmentSize / 2)
         }
+
+        /// The most bytes one round may append: a round must never wrap the ring onto its own records.
+        var maximumRoundBytes: Int { segmentSize * (segmentCount - 1) / 2 }
     }
 
     public let directory: String
     public let options: Options
-    /// Messages (one per mailbox) delivered again from the journal by `open`.
+    /// Messages (one per mailbox) delivered again from the journal by `init`.
     public let replayed: Int
 
     private let writer: Mutex<JournalWriter>
@@ -122,9 +125,6 @@ public final class DeliveryJournal: Sendable {
         try? await thread.shutdownGracefully()
         checkpointLogged()
     }
-
-    /// The most message bytes one round may append: a round must never wrap the ring onto its own records.
-    var maximumRoundBytes: Int { options.segmentSize * (options.segmentCount - 1) / 2 }
 
     /// Why the journal cannot take messages (its first segment could not be made), if so; messages then take
     /// the per-message syncs. The journal still replays and checkpoints.
@@ -201,7 +201,6 @@ public final class DeliveryJournal: Sendable {
             logger.error("journal checkpoint failed; will retry", metadata: ["error": "\(error)"])
         }
     }
-
 }
 
 /// A message for the journal: where it goes, the name it gets in `new`, and its bytes.

@@ -119,12 +119,8 @@ struct JournalRecord: Equatable, Sendable {
         mutating func integer<Integer: FixedWidthInteger>(_: Integer.Type) -> Integer? {
             let size = MemoryLayout<Integer>.size
             guard limit - offset >= size else { return nil }
-            var value = Integer.zero
-            withUnsafeMutableBytes(of: &value) {
-                $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]))
-            }
-            offset += size
-            return Integer(littleEndian: value)
+            defer { offset += size }
+            return Integer(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Integer.self))
         }
 
         mutating func uint16() -> UInt16? { integer(UInt16.self) }

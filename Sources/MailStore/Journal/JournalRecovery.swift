@@ -61,18 +61,11 @@ struct JournalRecovery {
 
     /// `segment-<index>.log` files, by index.
     private static func segmentFiles(in directory: String) -> [(Int, String)] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var files: [(Int, String)] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        POSIXFile.entries(of: directory).compactMap { name in
             guard name.hasPrefix("segment-"), name.hasSuffix(".log"),
                 let index = Int(name.dropFirst("segment-".count).dropLast(".log".count)), index >= 0
-            else { continue }
-            files.append((index, name))
-        }
-        return files.sorted { $0.0 < $1.0 }
+            else { return nil }
+            return (index, name)
+        }.sorted { $0.0 < $1.0 }
     }
 }

@@ -48,14 +48,8 @@ struct JournalReplay {
 
     /// `cur`'s files by their name without the `:2,<flags>` info suffix.
     private static func messagesByName(in directory: String) -> [String: String] {
-        guard let handle = opendir(directory) else { return [:] }
-        defer { closedir(handle) }
         var names: [String: String] = [:]
-        while let entry = readdir(handle) {
-            let file = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard file != ".", file != ".." else { continue }
+        for file in POSIXFile.entries(of: directory) {
             let base = file.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
             names[String(base)] = file
         }

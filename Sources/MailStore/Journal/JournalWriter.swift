@@ -63,8 +63,7 @@ struct JournalWriter: ~Copyable {
             else { throw .tooLarge }
             sizes.append(size)
         }
-        // A round must never wrap onto its own records.
-        guard sizes.reduce(0, +) <= options.segmentSize * (options.segmentCount - 1) / 2 else { throw .tooLarge }
+        guard sizes.reduce(0, +) <= options.maximumRoundBytes else { throw .tooLarge }
         do throws(FileError) {
             var written: Set<Int> = []
             buffer.clear()
