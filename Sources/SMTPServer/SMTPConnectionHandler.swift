@@ -174,7 +174,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             self.sink = nil
             pendingBody = nil
             // The connection counts as open until its message is cleaned up, so that shutdown waits for it.
-            Task {
+            Task(executorPreference: executor(context)) {
                 await sink?.abort()
                 if sink != nil { await session?.reset() }
                 await session?.logout()
@@ -207,8 +207,14 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         context.flush()
     }
 
+    /// While a backend call is out, input is still read into `buffer`, up to this many bytes. Stopping at once
+    /// cost two `epoll_ctl` calls per command (read interest off, then on again); the bound keeps a client that
+    /// sends without waiting from growing the buffer.
+    static let readAheadWhileWaiting = 16 * 1024
+
     func read(context: ChannelHandlerContext) {
-        if waiting || isClosed || pendingHangUp != nil || !context.channel.isWritable {
+        let bufferFull = waiting && buffer.readableBytes >= Self.readAheadWhileWaiting
+        if bufferFull || isClosed || pendingHangUp != nil || !context.channel.isWritable {
             heldRead = true
         } else {
             context.read()

@@ -225,3 +225,36 @@ def test_postmaster_is_delivered(server):
     for f in files:
         assert f.parent.parent.name == "postmaster" and f.parent.parent.parent.name == "example.test", f
         check_trace(f.read_bytes(), "sender@client.test", msg)
+
+
+def test_one_log_line_per_transaction(server):
+    """The daemon logs each transaction's outcome on one line, in swift-log's stream format, with the id the 250
+    reply gave the client; and one line when the connection closes."""
+    import re
+    import time
+
+    with server.smtp() as s:
+        s.ehlo("client.test")
+        s.mail("sender@client.test")
+        s.rcpt("alice@example.test")
+        code, text = s.data(make_message(subject="logged"))
+        assert code == 250, text
+    queued = re.search(rb"queued as (\w+)", text).group(1)
+    pattern = re.compile(
+        rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info swallow: client=127\.0\.0\.1 conn=(\w+) "
+        rb"from=<sender@client\.test> id=(\w+) result=250 2\.0\.0 size=\d+ to=<alice@example\.test> "
+        rb"\[SMTPServer\] message accepted$",
+        re.M,
+    )
+    deadline = time.monotonic() + 5
+    while True:
+        logs = server.full_logs()
+        lines = pattern.findall(logs)
+        closed = re.findall(rb"^.* conn=(\w+) .*\[SMTPServer\] connection closed$", logs, re.M)
+        if lines and lines[0][0] in closed or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(lines) == 1, logs.decode(errors="replace")[-3000:]
+    conn, logged_id = lines[0]
+    assert logged_id == queued
+    assert closed.count(conn) == 1, logs.decode(errors="replace")[-3000:]

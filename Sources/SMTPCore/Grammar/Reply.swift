@@ -46,6 +46,7 @@ public struct Reply: Sendable, Hashable, Error, CustomStringConvertible {
 
 extension String {
     fileprivate func replacingControlCharacters() -> String {
-        String(unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
+        guard utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return self }
+        return String(unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
     }
 }
