@@ -45,6 +45,10 @@ let package = Package(
             ],
             swiftSettings: executable),
         .executableTarget(
+            name: "FuzzJournal",
+            dependencies: ["FuzzSupport", .product(name: "MailStore", package: swallow)],
+            swiftSettings: executable),
+        .executableTarget(
             name: "FuzzConfig",
             dependencies: ["FuzzSupport", .product(name: "SwallowKit", package: swallow)],
             swiftSettings: executable),

@@ -77,6 +77,23 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         #expect(recovery.highestSequence == 8)
         #expect(recovery.segmentAfterHighest(count: 4) == 2)
     }
+
+    /// A checkpoint at the largest sequence number (only a damaged or forged file can hold one) used to overflow
+    /// the "next expected" count and trap at start.
+    @Test func aCheckpointAtTheLargestSequenceNumberSelectsNothing() {
+        let segments = [[record(.max, "last"), record(1, "first")]]
+        let selected = JournalRecovery.select(segments, after: .max)
+        #expect(selected.pending.isEmpty)
+        #expect(selected.highest == .max)
+        #expect(JournalRecovery.select(segments, after: 0).pending.map(\.sequence) == [1])
+        #expect(JournalRecovery.select([], after: 7) == ([], 0))
+    }
+
+    @Test func aCheckpointSlotIsReadOnlyWhereItFits() {
+        #expect(JournalCheckpoint.decode([UInt8](repeating: 0, count: 1024), at: 0) == nil)
+        #expect(JournalCheckpoint.decode(Array("SWJC".utf8), at: 0) == nil)
+        #expect(JournalCheckpoint.decode([UInt8](repeating: 0, count: 8), at: -8) == nil)
+    }
 }
 
 @Suite struct DeliveryJournalTests {

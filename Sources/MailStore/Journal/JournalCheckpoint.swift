@@ -67,8 +67,9 @@ final class JournalCheckpoint {
         self.sequence = sequence
     }
 
-    private static func decode(_ bytes: [UInt8], at offset: Int) -> UInt64? {
-        guard bytes.count >= offset + 16 else { return nil }
+    /// The sequence number in the slot at `offset`, or nil when the slot is torn, empty or not a checkpoint.
+    static func decode(_ bytes: [UInt8], at offset: Int) -> UInt64? {
+        guard offset >= 0, bytes.count - offset >= 16 else { return nil }
         return bytes.withUnsafeBytes { raw -> UInt64? in
             let magic = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
             let sequence = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self))

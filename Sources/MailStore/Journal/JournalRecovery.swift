@@ -19,24 +19,33 @@ struct JournalRecovery {
 
     init(directory: String, after checkpoint: UInt64) throws(MaildirError) {
         self.directory = directory
-        var later: [JournalRecord] = []
+        var found: [[JournalRecord]] = []
         for (index, name) in Self.segmentFiles(in: directory) {
             let path = directory + "/" + name
             let bytes: [UInt8]
             do throws(FileError) { bytes = try POSIXFile.contents(of: path) } catch { throw MaildirError(error) }
             let records = bytes.withUnsafeBytes { JournalRecord.decodeAll($0) }
-            let highest = records.map(\.sequence).max() ?? 0
-            segments.append((index, bytes.count, highest))
-            highestSequence = max(highestSequence, highest)
-            later += records.filter { $0.sequence > checkpoint }
+            segments.append((index, bytes.count, records.map(\.sequence).max() ?? 0))
+            found.append(records)
         }
-        later.sort { $0.sequence < $1.sequence }
-        var expected = checkpoint + 1
+        (pending, highestSequence) = Self.select(found, after: checkpoint)
+    }
+
+    /// The records of `segments` to deliver again (after `checkpoint`, in order, up to the first missing sequence
+    /// number) and the highest sequence number found.
+    static func select(_ segments: [[JournalRecord]], after checkpoint: UInt64) -> (
+        pending: [JournalRecord], highest: UInt64
+    ) {
+        let all = segments.joined()
+        let later = all.filter { $0.sequence > checkpoint }.sorted { $0.sequence < $1.sequence }
+        var pending: [JournalRecord] = []
+        var expected = checkpoint &+ 1
         for record in later {
             guard record.sequence == expected else { break }
             pending.append(record)
-            expected += 1
+            expected &+= 1
         }
+        return (pending, all.map(\.sequence).max() ?? 0)
     }
 
     /// Where appending starts: the segment after the one holding the highest sequence number.
