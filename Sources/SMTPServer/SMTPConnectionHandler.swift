@@ -37,6 +37,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var buffer = ByteBuffer()
     private var mode = Mode.command
     private var waiting = false
+    /// When the outstanding backend call started.
+    private var waitingSince = Duration.zero
     private var heldRead = false
     private var draining = false
 
@@ -194,7 +196,10 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         guard !isClosed, pendingHangUp == nil else { return }
-        if let violation = limiter.received(incoming.readableBytes, at: Self.now()) {
+        // Input read ahead while a backend call is out is timed as of the call's start: the server, not the
+        // client, is slow then (the call's end credits the pause to the data rate).
+        let now = waiting ? waitingSince : Self.now()
+        if let violation = limiter.received(incoming.readableBytes, at: now) {
             return hangUp(violation, context)
         }
         buffer.writeBuffer(&incoming)
@@ -580,6 +585,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     ) {
         waiting = true
         let started = Self.now()
+        waitingSince = started
         let promise = context.eventLoop.makePromise(of: Value.self)
         Task(executorPreference: executor(context)) {
             do { promise.succeed(try await operation()) } catch { promise.fail(error) }

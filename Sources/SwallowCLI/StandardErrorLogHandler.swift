@@ -11,7 +11,8 @@ import Synchronization
 /// (`<time> <level> <label>: <key=value ...> [<source>] <message>`), made cheaper for a server that logs every
 /// transaction. The timestamp is formatted once per second instead of once per line (which also stat'ed
 /// `/etc/localtime` each time), the handler's own metadata is formatted once when it is set, and each line goes out
-/// in one `write(2)`, so lines from different threads never interleave.
+/// in one `write(2)` under a lock, so lines from different threads never interleave. The time zone is read once
+/// (`localtime_r`), as a daemon does; `LoggingSystem`'s metadata provider is not consulted (Swallow sets none).
 struct StandardErrorLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
@@ -41,7 +42,7 @@ struct StandardErrorLogHandler: LogHandler {
             fields = Self.format(merged)
         }
         var line = Self.clock.timestamp()
-        line += " \(event.level) \(label):"
+        line += " \(event.level)\(label.isEmpty ? "" : " ")\(label):"
         line += fields
         line += " [\(event.source)] \(event.message)\n"
         Self.emit(line)
@@ -56,18 +57,23 @@ struct StandardErrorLogHandler: LogHandler {
         return out
     }
 
+    /// Held for each line: one `write` is atomic on a pipe only up to 4 KiB, and a long line may take several.
+    private static let output = Mutex(())
+
     private static func emit(_ line: String) {
         var line = line
-        line.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0, errno == EINTR {
-                    continue
-                } else {
-                    return
+        output.withLock { _ in
+            line.withUTF8 { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written > 0 {
+                        offset += written
+                    } else if written < 0, errno == EINTR {
+                        continue
+                    } else {
+                        return
+                    }
                 }
             }
         }

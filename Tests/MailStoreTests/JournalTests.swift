@@ -89,7 +89,13 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         #expect(JournalRecovery.select([], after: 7) == ([], 0))
     }
 
+    @Test func aSequenceNumberTwiceIsDeliveredOnceAndRecoveryGoesOn() {
+        let segments = [[record(1, "a"), record(2, "b")], [record(2, "b"), record(3, "c")]]
+        #expect(JournalRecovery.select(segments, after: 0).pending.map(\.sequence) == [1, 2, 3])
+    }
+
     @Test func aCheckpointSlotIsReadOnlyWhereItFits() {
+        #expect(JournalCheckpoint.decode(JournalCheckpoint.encode(42), at: 0) == 42)
         #expect(JournalCheckpoint.decode([UInt8](repeating: 0, count: 1024), at: 0) == nil)
         #expect(JournalCheckpoint.decode(Array("SWJC".utf8), at: 0) == nil)
         #expect(JournalCheckpoint.decode([UInt8](repeating: 0, count: 8), at: -8) == nil)
@@ -188,6 +194,17 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
         #expect(reopened.replayed == 1)
         #expect(readFile(paths[0]) == original)
         await reopened.close()
+    }
+
+    @Test func aCheckpointAtTheLastSequenceNumberStopsTheStart() throws {
+        let root = makeTemporaryDirectory()
+        #expect(mkdir(root + "/journal", 0o700) == 0)
+        try JournalCheckpoint(path: root + "/journal/checkpoint").write(.max)
+        #expect {
+            _ = try openJournal(root)
+        } throws: { error in
+            (error as? MaildirError).map { $0.path == root + "/journal" && $0.code == EOVERFLOW } ?? false
+        }
     }
 
     @Test func anUnreadableSegmentStopsTheStartWithItsPath() async throws {

@@ -20,6 +20,7 @@ final class MemoryBackend: SMTPBackend {
         var opened = 0
         var failCommits = false
         var commitDelay: Duration = .zero
+        var writeDelay: Duration = .zero
     }
 
     var messages: [Stored] { state.withLock { $0.messages } }
@@ -27,6 +28,7 @@ final class MemoryBackend: SMTPBackend {
     var openedCount: Int { state.withLock { $0.opened } }
     func failCommits(_ fail: Bool) { state.withLock { $0.failCommits = fail } }
     func delayCommits(_ delay: Duration) { state.withLock { $0.commitDelay = delay } }
+    func delayWrites(_ delay: Duration) { state.withLock { $0.writeDelay = delay } }
 
     func makeSession(for connection: ConnectionInfo) -> any SMTPSession { Session(backend: self) }
 
@@ -58,6 +60,8 @@ final class MemoryBackend: SMTPBackend {
         }
 
         func write(_ buffer: ByteBuffer) async throws {
+            let delay = backend.state.withLock { $0.writeDelay }
+            if delay > .zero { try await Task.sleep(for: delay) }
             bytes.withLock { $0 += buffer.readableBytesView }
         }
 

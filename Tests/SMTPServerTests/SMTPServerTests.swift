@@ -123,6 +123,33 @@ struct SMTPServerTests {
         }
     }
 
+    /// Input keeps being read while the backend writes a body; the time the backend takes is not the client's.
+    @Test func aSlowBackendDoesNotMakeTheClientTooSlow() async throws {
+        let backend = MemoryBackend()
+        backend.delayWrites(.seconds(2))
+        try await withServer(
+            {
+                $0.limits.minDataRate = 100_000
+                $0.limits.minDataRateGrace = .milliseconds(200)
+            }, backend: backend
+        ) { port, backend in
+            let client = try await TestClient(port: port)
+            _ = try await client.reply()
+            _ = try await client.command("EHLO c")
+            _ = try await client.command("MAIL FROM:<a@s.test>")
+            _ = try await client.command("RCPT TO:<x@example.test>")
+            _ = try await client.command("DATA")
+            let line = String(repeating: "x", count: 998) + "\r\n"
+            // 70 KB: the server hands it to the sink, which takes 2 s; the rest comes after the rate's deadline.
+            try await client.send(String(repeating: line, count: 70))
+            try await Task.sleep(for: .milliseconds(1200))
+            try await client.send("end\r\n.\r\n")
+            let reply = try await client.reply(timeout: .seconds(10))
+            #expect(reply.code == 250, "\(reply)")
+            #expect(backend.messages.count == 1)
+        }
+    }
+
     @Test func bodyOverTheLimitIsReadToTheEndAndRefused() async throws {
         try await withServer({ $0.session.maxMessageSize = 1000 }) { port, backend in
             let client = try await TestClient(port: port)

@@ -93,6 +93,11 @@ public final class DeliveryJournal: Sendable {
         try replay.finish()
         replayed = replay.delivered
         let last = max(recovery.highestSequence, checkpoint.sequence)
+        // Only a damaged or forged file can hold the last sequence number; going on would wrap to reused numbers.
+        guard last < .max else {
+            throw MaildirError(
+                operation: "read (no sequence number left after \(last))", path: directory, code: EOVERFLOW)
+        }
         do throws(FileError) {
             if last > checkpoint.sequence { try checkpoint.write(last) }
             try recovery.removeSegments(except: options)

@@ -55,16 +55,21 @@ final class JournalCheckpoint {
 
     /// Records `sequence` durably. Nothing up to it will be delivered again by recovery.
     func write(_ sequence: UInt64) throws(FileError) {
+        try POSIXFile.writeAll(fd, Self.encode(sequence), at: nextSlot * Self.slotSize, path: path)
+        try POSIXFile.syncData(fd, path: path)
+        nextSlot = 1 - nextSlot
+        self.sequence = sequence
+    }
+
+    /// A slot's 16 bytes: magic, sequence number, CRC-32C of both.
+    static func encode(_ sequence: UInt64) -> [UInt8] {
         var slot: [UInt8] = []
         slot.reserveCapacity(16)
         withUnsafeBytes(of: Self.magic.littleEndian) { slot.append(contentsOf: $0) }
         withUnsafeBytes(of: sequence.littleEndian) { slot.append(contentsOf: $0) }
         let crc = slot.withUnsafeBytes { CRC32C.checksum($0) }
         withUnsafeBytes(of: crc.littleEndian) { slot.append(contentsOf: $0) }
-        try POSIXFile.writeAll(fd, slot, at: nextSlot * Self.slotSize, path: path)
-        try POSIXFile.syncData(fd, path: path)
-        nextSlot = 1 - nextSlot
-        self.sequence = sequence
+        return slot
     }
 
     /// The sequence number in the slot at `offset`, or nil when the slot is torn, empty or not a checkpoint.

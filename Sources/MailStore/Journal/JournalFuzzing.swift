@@ -91,6 +91,11 @@ public enum JournalFuzzing {
         return (pending.map(Record.init), highest)
     }
 
+    /// A checkpoint slot as the checkpointer writes it.
+    public static func encodeCheckpoint(_ sequence: UInt64) -> [UInt8] {
+        JournalCheckpoint.encode(sequence)
+    }
+
     /// The sequence number in a checkpoint file's slot at `offset`, as recovery reads it.
     public static func decodeCheckpoint(_ bytes: [UInt8], at offset: Int) -> UInt64? {
         JournalCheckpoint.decode(bytes, at: offset)

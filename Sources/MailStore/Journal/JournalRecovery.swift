@@ -32,7 +32,7 @@ struct JournalRecovery {
     }
 
     /// The records of `segments` to deliver again (after `checkpoint`, in order, up to the first missing sequence
-    /// number) and the highest sequence number found.
+    /// number, the first of two with one number) and the highest sequence number found.
     static func select(_ segments: [[JournalRecord]], after checkpoint: UInt64) -> (
         pending: [JournalRecord], highest: UInt64
     ) {
@@ -41,6 +41,8 @@ struct JournalRecovery {
         var pending: [JournalRecord] = []
         var expected = checkpoint &+ 1
         for record in later {
+            // The same number twice (a damaged segment) is delivered once; it does not end recovery.
+            if let taken = pending.last, record.sequence == taken.sequence { continue }
             guard record.sequence == expected else { break }
             pending.append(record)
             expected &+= 1
