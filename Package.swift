@@ -33,6 +33,8 @@ let package = Package(
         .target(name: "FileSupport", dependencies: ["CFileSupport"], swiftSettings: strict),
         // The few file calls Swift's Glibc module does not export (sync_file_range).
         .target(name: "CFileSupport"),
+        // glibc's heap statistics and malloc_trim, which Glibc's module map does not export.
+        .target(name: "CHeap"),
         // NIO server and the embedding surface (backend/session protocols).
         .target(
             name: "SMTPServer",
@@ -87,7 +89,7 @@ let package = Package(
         .target(
             name: "SwallowKit",
             dependencies: [
-                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport",
+                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport", "CHeap",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

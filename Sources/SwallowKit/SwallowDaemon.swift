@@ -18,7 +18,7 @@ public struct SwallowDaemon: Sendable {
     public let configuration: SwallowConfiguration
     public let server: SMTPServer
     public let certificates: CertificateStore
-    /// The server and the certificate reloader (SIGHUP), for a `ServiceGroup`.
+    /// The server, the certificate reloader (SIGHUP) and the heap trimmer, for a `ServiceGroup`.
     public let services: [any Service]
     /// Crash leftovers removed from the mailboxes' `tmp` directories at start.
     public let leftoversRemoved: Int
@@ -57,7 +57,7 @@ public struct SwallowDaemon: Sendable {
                 window: .seconds(configuration.authThrottleWindow))
         }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
-        services = [server, CertificateReloader(store: store, logger: logger)]
+        services = [server, CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger)]
     }
 
     /// Records the journal's last checkpoint; call after the server has stopped.
