@@ -54,6 +54,8 @@ extension UInt8 {
     static let lf = UInt8(ascii: "\n")
     static let dot = UInt8(ascii: ".")
 
+    private static let atextSpecials = Array("!#$%&'*+-/=?^_`{|}~".utf8)
+
     var asciiUppercased: UInt8 { (0x61...0x7A).contains(self) ? self - 0x20 : self }
     var isASCIIAlpha: Bool { (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
     var isASCIIDigit: Bool { (0x30...0x39).contains(self) }
@@ -62,7 +64,7 @@ extension UInt8 {
     /// `atext` of RFC 5322 §3.2.3, plus UTF-8 octets (RFC 6531 §3.3), which the caller checks against SMTPUTF8.
     var isAtext: Bool {
         if isLetDig || self >= 0x80 { return true }
-        return Array("!#$%&'*+-/=?^_`{|}~".utf8).contains(self)
+        return Self.atextSpecials.contains(self)
     }
 }
 

@@ -8,12 +8,26 @@ public enum CommandParser {
     public static let maxLineLength = 512
 
     /// The command word of `line`, or nil when it is not one Swallow knows.
+    ///
+    /// Called for every line (up to three times), so it allocates nothing: the word, upper-cased, is packed into
+    /// an integer and looked up; the length is checked too, since leading zero bytes would not change the number.
     public static func verb(of line: [UInt8]) -> Verb? {
-        var scanner = ByteScanner(line)
-        let word = scanner.token()
-        guard word.count <= 8 else { return nil }
-        return Verb(rawValue: word.asciiUppercasedString)
+        var packed: UInt64 = 0
+        var count = 0
+        for byte in line {
+            if byte == .space { break }
+            count += 1
+            guard count <= 8 else { return nil }
+            packed = packed << 8 | UInt64(byte.asciiUppercased)
+        }
+        guard let verb = verbsByPackedName[packed], verb.rawValue.utf8.count == count else { return nil }
+        return verb
     }
+
+    private static let verbsByPackedName: [UInt64: Verb] = Dictionary(
+        uniqueKeysWithValues: Verb.allCases.map { verb in
+            (verb.rawValue.utf8.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }, verb)
+        })
 
     /// HTTP request methods (RFC 9110 §9, RFC 5789); none is an SMTP command.
     static let httpMethods: [[UInt8]] = [
@@ -25,15 +39,21 @@ public enum CommandParser {
     /// SMTP port (the ALPACA cross-protocol attack) sends this.
     public static func isHTTPRequest(_ line: [UInt8]) -> Bool {
         var scanner = ByteScanner(line)
-        let word = scanner.token().map(\.asciiUppercased)
-        if scanner.peek == .space, httpMethods.contains(where: { $0.elementsEqual(word) }) { return true }
+        let word = scanner.token()
+        if scanner.peek == .space,
+            httpMethods.contains(where: { $0.elementsEqual(word, by: { $0 == $1.asciiUppercased }) })
+        {
+            return true
+        }
         guard verb(of: line) == nil else { return false }
-        let marker = Array("HTTP/1.".utf8)
+        let marker = httpVersionMarker
         guard line.count >= marker.count else { return false }
         return (0...(line.count - marker.count)).contains { start in
             line[start..<(start + marker.count)].elementsEqual(marker)
         }
     }
+
+    private static let httpVersionMarker = Array("HTTP/1.".utf8)
 
     public static func parse(_ line: [UInt8]) -> Result<Command, Reply> {
         do throws(Reply) {
