@@ -32,7 +32,10 @@ public final class MaildirMessage: Sendable {
 
     private struct State: ~Copyable {
         var fd: Int32 = -1
-        var pending = ByteBuffer()
+        /// The caller's buffers, kept as they came: copying them into one buffer cost 2% of the CPU of 100 KB
+        /// messages, and the file or the journal takes them one after another anyway.
+        var pending: [ByteBuffer] = []
+        var pendingBytes = 0
         var size = 0
         var phase = Phase.writing
     }
@@ -68,9 +71,16 @@ public final class MaildirMessage: Sendable {
     public func write(_ bytes: ByteBuffer) async throws {
         let full = state.withLock { state in
             guard case .writing = state.phase else { return false }
-            state.pending.writeImmutableBuffer(bytes)
+            guard bytes.readableBytes > 0 else { return false }
+            // A small slice of a large buffer would keep all of it alive: such bytes are copied.
+            if bytes.storageCapacity > 2 * bytes.readableBytes + 4096 {
+                state.pending.append(ByteBuffer(bytes: bytes.readableBytesView))
+            } else {
+                state.pending.append(bytes)
+            }
+            state.pendingBytes += bytes.readableBytes
             state.size += bytes.readableBytes
-            return state.pending.readableBytes >= Self.flushThreshold
+            return state.pendingBytes >= Self.flushThreshold
         }
         if full {
             try await threadPool.runIfActive {
@@ -100,7 +110,8 @@ public final class MaildirMessage: Sendable {
             guard case .writing = state.phase else { return false }
             if state.fd >= 0 { return true }
             state.phase = .aborted
-            state.pending = ByteBuffer()
+            state.pending = []
+            state.pendingBytes = 0
             return false
         }
         guard open else { return }
@@ -157,7 +168,7 @@ public final class MaildirMessage: Sendable {
                 }
                 // The file stays open until `publish`, after the journal has read it.
                 let content: JournalEntry.Content =
-                    inMemory ? .bytes(pending) : .file(fd: state.fd, count: state.size, path: firstTmpPath)
+                    inMemory ? .buffers(pending) : .file(fd: state.fd, count: state.size, path: firstTmpPath)
                 let entry = JournalEntry(
                     mailboxes: mailboxes.map(\.path), name: Self.finalName(uniqueName, size: state.size),
                     content: content)
@@ -256,11 +267,13 @@ public final class MaildirMessage: Sendable {
 
     private func writePending(_ state: inout State) throws(MaildirError) {
         if state.fd < 0 { state.fd = try openTemporaryFile() }
-        guard state.pending.readableBytes > 0 else { return }
-        try state.pending.withUnsafeReadableBytes { buffer throws(MaildirError) in
-            try FileOps.writeAll(state.fd, buffer, path: firstTmpPath)
+        for chunk in state.pending {
+            try chunk.withUnsafeReadableBytes { buffer throws(MaildirError) in
+                try FileOps.writeAll(state.fd, buffer, path: firstTmpPath)
+            }
         }
-        state.pending.clear()
+        state.pending.removeAll(keepingCapacity: true)
+        state.pendingBytes = 0
     }
 
     /// Read-write: the journal reads back a message that was written as it came.
@@ -283,7 +296,8 @@ public final class MaildirMessage: Sendable {
             unlink(firstTmpPath)
         }
         state.fd = -1
-        state.pending = ByteBuffer()
+        state.pending = []
+        state.pendingBytes = 0
         state.phase = .aborted
     }
 }

@@ -103,6 +103,31 @@ private func commit(_ count: Int, to box: Maildir, with committer: GroupCommitte
 }
 
 @Suite struct DeliveryJournalTests {
+    /// A message handed over in pieces (one a small slice of a large buffer) reaches its file and the journal
+    /// whole and in order, kept in memory or written to `tmp` as it came.
+    @Test(arguments: [1000, MaildirMessage.flushThreshold + 1000])
+    func aMessageInPiecesIsJournaledInOrder(size: Int) async throws {
+        let root = makeTemporaryDirectory()
+        let box = Maildir(path: root + "/d/alice")
+        let journal = try openJournal(root)
+        let message = try await MaildirMessage.begin(
+            in: [box], hostname: "mx.test", committer: GroupCommitter(journal: journal))
+        var large = ByteBuffer(repeating: UInt8(ascii: "-"), count: 200_000)
+        large.setString("Subject: pieces", at: 100_000)
+        let pieces = [
+            ByteBuffer(string: "Return-Path: <a@b.test>\r\n"), large.getSlice(at: 100_000, length: 15)!,
+            ByteBuffer(string: "\r\n\r\n"), ByteBuffer(repeating: UInt8(ascii: "b"), count: size),
+            ByteBuffer(string: "\r\n"),
+        ]
+        for piece in pieces { try await message.write(piece) }
+        let paths = try await message.commit()
+        let expected = pieces.flatMap { Array($0.readableBytesView) }
+        #expect(readFile(paths[0]) == expected)
+        let segment = readFile(root + "/journal/segment-000.log")
+        #expect(segment.withUnsafeBytes { JournalRecord.decodeAll($0) }.map(\.content) == [expected])
+        await journal.close()
+    }
+
     @Test func messagesAreVisibleAtCommitAndCoveredByTheNextCheckpoint() async throws {
         let root = makeTemporaryDirectory()
         let journal = try openJournal(root)

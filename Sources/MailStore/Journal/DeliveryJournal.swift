@@ -210,9 +210,10 @@ public final class DeliveryJournal: Sendable {
 
 /// A message for the journal: where it goes, the name it gets in `new`, and its bytes.
 struct JournalEntry {
-    /// The message's bytes: in memory, or in its `tmp` file (read straight into the journal's buffer).
+    /// The message's bytes: in memory (the buffers in order), or in its `tmp` file (read straight into the
+    /// journal's buffer).
     enum Content {
-        case bytes(ByteBuffer)
+        case buffers([ByteBuffer])
         case file(fd: Int32, count: Int, path: String)
     }
 
@@ -222,7 +223,7 @@ struct JournalEntry {
 
     var contentCount: Int {
         switch content {
-        case .bytes(let bytes): bytes.readableBytes
+        case .buffers(let buffers): buffers.reduce(0) { $0 + $1.readableBytes }
         case .file(_, let count, _): count
         }
     }

@@ -108,8 +108,8 @@ struct JournalWriter: ~Copyable {
     /// Copies a message into the buffer: from memory, or read from its file straight into the buffer's space.
     private static func writeContent(_ content: JournalEntry.Content, to buffer: inout ByteBuffer) throws(FileError) {
         switch content {
-        case .bytes(let bytes):
-            buffer.writeImmutableBuffer(bytes)
+        case .buffers(let buffers):
+            for bytes in buffers { buffer.writeImmutableBuffer(bytes) }
         case .file(let fd, let count, let path):
             var failure: FileError?
             buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { space in
