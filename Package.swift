@@ -140,6 +140,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
+        .testTarget(
+            name: "SwallowCLITests",
+            dependencies: ["SwallowCLI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
