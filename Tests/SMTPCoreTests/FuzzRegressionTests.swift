@@ -18,7 +18,9 @@ import Testing
     @Test func base64StillDecodesTheCanonicalForms() {
         #expect(Base64.decode("QQ==".utf8) == Array("A".utf8))
         #expect(Base64.decode("QUI=".utf8) == Array("AB".utf8))
-        #expect(Base64.decode("biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=".utf8) == Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8))
+        #expect(
+            Base64.decode("biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=".utf8)
+                == Array("n,,n=user,r=rOprNGfwEbeRWgbNEkqO".utf8))
         for length in 0..<40 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
             #expect(Base64.decode(Base64.encode(bytes).utf8) == bytes)

@@ -936,7 +936,9 @@ struct ServerStateMachineTests {
         if let greeting {
             _ = session.receive(greeting)
             if authenticated {
-                #expect(session.receive("AUTH PLAIN AHUAcA==") == .authenticate(mechanism: "PLAIN", initialResponse: [0, 117, 0, 112]))
+                #expect(
+                    session.receive("AUTH PLAIN AHUAcA==")
+                        == .authenticate(mechanism: "PLAIN", initialResponse: [0, 117, 0, 112]))
                 #expect(session.machine.authStepped(.success("u")) == .authenticated("u"))
                 #expect(session.machine.authenticationRecorded() == .reply(.authSucceeded))
             }

@@ -78,7 +78,10 @@ import Testing
             ("[limits]\ngreeting_delay = 301", "limits.greeting_delay", "out of range"),
             ("[limits]\ncommands_per_second = -5", "limits.commands_per_second", "out of range"),
             ("[limits]\ncommand_burst = 0", "limits.command_burst", "out of range"),
-            ("[limits]\nmin_data_rate = 1.5", "limits.min_data_rate", "expected an integer, found floating-point number"),
+            (
+                "[limits]\nmin_data_rate = 1.5", "limits.min_data_rate",
+                "expected an integer, found floating-point number"
+            ),
             ("[limits]\nmin_data_rate_grace = nan", "limits.min_data_rate_grace", "expected a number of seconds"),
             ("[limits]\nmax_session_bytes = -1", "limits.max_session_bytes", "out of range"),
             (
