@@ -2,7 +2,7 @@ import FileSupport
 import NIOCore
 import Testing
 
-@testable import MailStore
+@_spi(Fuzzing) @testable import MailStore
 
 #if canImport(Glibc)
     import Glibc

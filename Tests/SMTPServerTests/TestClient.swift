@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import Synchronization
+import Testing
 
 /// A raw SMTP client over real TCP on loopback: sends bytes, reads whole replies, with a timeout on every read.
 final class TestClient {
@@ -67,6 +68,15 @@ final class TestClient {
     func command(_ line: String) async throws -> ReplyLines {
         try await send(line + "\r\n")
         return try await reply()
+    }
+
+    /// MAIL, RCPT and DATA for one message from a@s.test to x@example.test, after `greeting` (an EHLO or HELO
+    /// line) when given; fails the test unless each is accepted and DATA answers 354.
+    func startMessage(after greeting: String? = nil) async throws {
+        if let greeting { #expect(try await command(greeting).code == 250) }
+        #expect(try await command("MAIL FROM:<a@s.test>").code == 250)
+        #expect(try await command("RCPT TO:<x@example.test>").code == 250)
+        #expect(try await command("DATA").code == 354)
     }
 
     /// True when the server has closed the connection without sending anything more.

@@ -7,28 +7,7 @@ import NIOCore
 @_spi(Fuzzing)
 public enum JournalFuzzing {
     /// A decoded record.
-    public struct Record: Equatable, Sendable {
-        public var sequence: UInt64
-        public var mailboxes: [String]
-        public var name: String
-        public var content: [UInt8]
-
-        init(_ record: JournalRecord) {
-            self.init(
-                sequence: record.sequence, mailboxes: record.mailboxes, name: record.name, content: record.content)
-        }
-
-        public init(sequence: UInt64, mailboxes: [String], name: String, content: [UInt8]) {
-            self.sequence = sequence
-            self.mailboxes = mailboxes
-            self.name = name
-            self.content = content
-        }
-
-        var journalRecord: JournalRecord {
-            JournalRecord(sequence: sequence, mailboxes: mailboxes, name: name, content: content)
-        }
-    }
+    public typealias Record = JournalRecord
 
     /// The records recovery reads from a segment holding `bytes`, and the length of the valid prefix.
     public static func decodeSegment(_ bytes: [UInt8]) -> (records: [Record], length: Int) {
@@ -36,7 +15,7 @@ public enum JournalFuzzing {
             var records: [Record] = []
             var offset = 0
             while let (record, next) = JournalRecord.decode(raw, at: offset) {
-                records.append(Record(record))
+                records.append(record)
                 offset = next
             }
             return (records, offset)
@@ -86,9 +65,7 @@ public enum JournalFuzzing {
     public static func select(_ segments: [[Record]], after checkpoint: UInt64) -> (
         pending: [Record], highest: UInt64
     ) {
-        let (pending, highest) = JournalRecovery.select(
-            segments.map { $0.map(\.journalRecord) }, after: checkpoint)
-        return (pending.map(Record.init), highest)
+        JournalRecovery.select(segments, after: checkpoint)
     }
 
     /// A checkpoint slot as the checkpointer writes it.

@@ -8,11 +8,22 @@ import NIOCore
 /// length, reserved), then the payload: the mailbox count (UInt16), each mailbox path (UInt16 length + bytes), the
 /// file name (UInt16 length + bytes) and the message. A record whose magic, length or checksum does not hold is
 /// the end of the journal: torn by a crash, or stale from the segment's previous use.
-struct JournalRecord: Equatable, Sendable {
-    var sequence: UInt64
-    var mailboxes: [String]
-    var name: String
-    var content: [UInt8]
+///
+/// SPI so that the fuzz target (`import @_spi(Fuzzing) MailStore`, see `JournalFuzzing`) can make and compare
+/// records; not an API.
+@_spi(Fuzzing)
+public struct JournalRecord: Equatable, Sendable {
+    public var sequence: UInt64
+    public var mailboxes: [String]
+    public var name: String
+    public var content: [UInt8]
+
+    public init(sequence: UInt64, mailboxes: [String], name: String, content: [UInt8]) {
+        self.sequence = sequence
+        self.mailboxes = mailboxes
+        self.name = name
+        self.content = content
+    }
 
     static let magic: UInt32 = 0x314A_5753  // "SWJ1"
     static let headerSize = 24
