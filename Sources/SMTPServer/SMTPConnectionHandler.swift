@@ -35,6 +35,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var admitted = false
 
     private var buffer = ByteBuffer()
+    private static let idleBufferCapacity = 4096
     private var mode = Mode.command
     private var waiting = false
     /// When the outstanding backend call started.
@@ -323,6 +324,13 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             }
         }
         buffer.discardReadBytes()
+        // Reads of a body grow the buffer to tens of KiB: kept, that would stay with every connection left idle
+        // after its message.
+        if case .command = mode, buffer.capacity > Self.idleBufferCapacity,
+            buffer.readableBytes <= Self.idleBufferCapacity / 2
+        {
+            buffer = ByteBuffer(bytes: buffer.readableBytesView)
+        }
         if !waiting || buffer.readableBytes == 0 { context.flush() }
     }
 
