@@ -469,6 +469,9 @@ class SwallowServer:
         workdir.mkdir(parents=True, exist_ok=True)
         self.host = HOST
         self.port = free_port()
+        # Ports this harness chose: another socket may take one between `free_port` and the server's bind, and
+        # then `start` chooses again.
+        self._chosen_ports = [self.port]
         self.data_dir = workdir / "data"
         self.settings = deep_merge(default_settings(self.data_dir, self.port), overrides or {})
         # `submission`/`submissions` (and extra `listen`) entries may be "auto": a free 127.0.0.1 port
@@ -477,7 +480,14 @@ class SwallowServer:
             if isinstance(value, str):
                 value = [value]
             if isinstance(value, list):
-                self.settings[key] = [f"{HOST}:{free_port()}" if v == "auto" else v for v in value]
+                entries = []
+                for v in value:
+                    if v == "auto":
+                        port = free_port()
+                        self._chosen_ports.append(port)
+                        v = f"{HOST}:{port}"
+                    entries.append(v)
+                self.settings[key] = entries
         self.submission_port = self._first_port("submission")
         self.submissions_port = self._first_port("submissions")
         self.config_path = workdir / "swallow.toml"
@@ -507,7 +517,38 @@ class SwallowServer:
 
     # lifecycle -------------------------------------------------------------------------------------------------
 
+    def _choose_ports_again(self):
+        """New free ports for the ones this harness chose, wherever the settings name them."""
+        new = {old: free_port() for old in self._chosen_ports}
+        for key in ("listen", "submission", "submissions"):
+            value = self.settings.get(key)
+            if isinstance(value, str):
+                value = [value]
+            if isinstance(value, list):
+                entries = []
+                for v in value:
+                    host, _, port = v.rpartition(":")
+                    if port.isdigit() and int(port) in new:
+                        v = f"{host}:{new[int(port)]}"
+                    entries.append(v)
+                self.settings[key] = entries
+        self.port = new[self.port]
+        self._chosen_ports = list(new.values())
+        self.submission_port = self._first_port("submission")
+        self.submissions_port = self._first_port("submissions")
+        self.config_path.write_text(to_toml(self.settings))
+
     def start(self, timeout: float = START_TIMEOUT):
+        for attempt in range(3):
+            if self._launch(timeout, last_attempt=attempt == 2):
+                return self
+            self._close_logs()
+            self._choose_ports_again()
+        return self
+
+    def _launch(self, timeout: float, last_attempt: bool) -> bool:
+        """Starts the server and waits until it accepts connections. False when a chosen port was taken by
+        another socket before the server could bind it (and it may be tried again)."""
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
@@ -520,6 +561,8 @@ class SwallowServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
+                if not last_attempt and "Address already in use" in self.logs():
+                    return False
                 pytest.fail(
                     f"swallow exited with {self.proc.returncode} during startup\n{self.logs()}", pytrace=False
                 )
@@ -527,7 +570,7 @@ class SwallowServer:
                 for port in self._listener_ports():
                     with socket.create_connection((self.host, port), timeout=1):
                         pass
-                return self
+                return True
             except OSError:
                 pass
             if time.monotonic() > deadline:
