@@ -475,23 +475,15 @@ class SwallowServer:
         self.data_dir = workdir / "data"
         self.settings = deep_merge(default_settings(self.data_dir, self.port), overrides or {})
         # `submission`/`submissions` (and extra `listen`) entries may be "auto": a free 127.0.0.1 port
-        for key in ("listen", "submission", "submissions"):
-            value = self.settings.get(key)
-            if isinstance(value, str):
-                value = [value]
-            if isinstance(value, list):
-                entries = []
-                for v in value:
-                    if v == "auto":
-                        port = free_port()
-                        self._chosen_ports.append(port)
-                        v = f"{HOST}:{port}"
-                    entries.append(v)
-                self.settings[key] = entries
-        self.submission_port = self._first_port("submission")
-        self.submissions_port = self._first_port("submissions")
+        def choose(entry: str) -> str:
+            if entry != "auto":
+                return entry
+            port = free_port()
+            self._chosen_ports.append(port)
+            return f"{HOST}:{port}"
+
         self.config_path = workdir / "swallow.toml"
-        self.config_path.write_text(to_toml(self.settings))
+        self._rewrite_listeners(choose)
         self.extra_args = extra_args or []
         self.stdout_path = workdir / "stdout.log"
         self.stderr_path = workdir / "stderr.log"
@@ -517,26 +509,29 @@ class SwallowServer:
 
     # lifecycle -------------------------------------------------------------------------------------------------
 
-    def _choose_ports_again(self):
-        """New free ports for the ones this harness chose, wherever the settings name them."""
-        new = {old: free_port() for old in self._chosen_ports}
+    def _rewrite_listeners(self, rewrite):
+        """Passes every listener entry of the settings through `rewrite`, then writes the config file."""
         for key in ("listen", "submission", "submissions"):
             value = self.settings.get(key)
             if isinstance(value, str):
                 value = [value]
             if isinstance(value, list):
-                entries = []
-                for v in value:
-                    host, _, port = v.rpartition(":")
-                    if port.isdigit() and int(port) in new:
-                        v = f"{host}:{new[int(port)]}"
-                    entries.append(v)
-                self.settings[key] = entries
-        self.port = new[self.port]
-        self._chosen_ports = list(new.values())
+                self.settings[key] = [rewrite(v) for v in value]
         self.submission_port = self._first_port("submission")
         self.submissions_port = self._first_port("submissions")
         self.config_path.write_text(to_toml(self.settings))
+
+    def _choose_ports_again(self):
+        """New free ports for the ones this harness chose, wherever the settings name them."""
+        new = {old: free_port() for old in self._chosen_ports}
+
+        def replace(entry: str) -> str:
+            host, _, port = entry.rpartition(":")
+            return f"{host}:{new[int(port)]}" if port.isdigit() and int(port) in new else entry
+
+        self.port = new[self.port]
+        self._chosen_ports = list(new.values())
+        self._rewrite_listeners(replace)
 
     def start(self, timeout: float = START_TIMEOUT):
         for attempt in range(3):

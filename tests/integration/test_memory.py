@@ -65,17 +65,6 @@ def test_freed_heap_goes_back_after_a_burst_of_connections(server_factory):
 IDLE_AFTER_MESSAGE = 300
 
 
-def read_reply(s: socket.socket) -> bytes:
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        assert chunk, "connection closed"
-        data += chunk
-        lines = data.split(b"\r\n")
-        if len(lines) >= 2 and len(lines[-2]) >= 4 and lines[-2][3:4] == b" ":
-            return data
-
-
 def test_an_idle_connection_does_not_keep_its_message_buffers(server_factory):
     """A 100 KB body is read in large reads; a connection that then stays open must not keep those buffers (it
     kept about 90 KB each: the handler's input buffer and NIO's pooled receive buffer, both grown to 64 KiB)."""
@@ -86,21 +75,17 @@ def test_an_idle_connection_does_not_keep_its_message_buffers(server_factory):
     srv = server_factory({"limits": {"max_connections": IDLE_AFTER_MESSAGE + 100,
                                      "max_connections_per_client": IDLE_AFTER_MESSAGE + 100}})
     pid = srv.proc.pid
-    socks = open_greeted(srv.port, IDLE_AFTER_MESSAGE)
-    for s in socks:
-        s.sendall(b"EHLO client.test\r\n")
-        read_reply(s)
+    conns = [srv.connect() for _ in range(IDLE_AFTER_MESSAGE)]
+    for c in conns:
+        c.start()
     before = rss_kb(pid)
     body = b"Subject: idle after this\r\n\r\n" + (b"x" * 998 + b"\r\n") * 100 + b".\r\n"
-    for s in socks:
-        s.sendall(b"MAIL FROM:<a@client.test>\r\n")
-        assert read_reply(s).startswith(b"250")
-        s.sendall(b"RCPT TO:<alice@example.test>\r\n")
-        assert read_reply(s).startswith(b"250")
-        s.sendall(b"DATA\r\n")
-        assert read_reply(s).startswith(b"354")
-        s.sendall(body)
-        assert read_reply(s).startswith(b"250")
+    for c in conns:
+        assert c.cmd("MAIL FROM:<a@client.test>").code == 250
+        assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+        assert c.cmd("DATA").code == 354
+        c.send(body)
+        assert c.read_reply().code == 250
     # Freed buffers count until the heap trimmer (every 5 s) gives them back; kept ones never leave.
     deadline = time.monotonic() + 12
     per_connection = None
@@ -110,5 +95,5 @@ def test_an_idle_connection_does_not_keep_its_message_buffers(server_factory):
             break
         time.sleep(0.5)
     assert per_connection < 40, f"each idle connection keeps {per_connection:.1f} KB after one 100 KB message"
-    for s in socks:
-        s.close()
+    for c in conns:
+        c.close()
