@@ -116,19 +116,24 @@ let package = Package(
             path: "Examples/EmbeddedServer",
             swiftSettings: strict
         ),
+        // Temporary directories that clean up after themselves, and file reading, for the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
-        .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "CFileSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "FileSupportTests", dependencies: ["FileSupport", "CFileSupport", "TestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
             dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "MailStoreTests", dependencies: ["MailStore"], swiftSettings: strict),
-        .testTarget(name: "SMTPAuthTests", dependencies: ["SMTPAuth", "SMTPCore"], swiftSettings: strict),
+        .testTarget(name: "MailStoreTests", dependencies: ["MailStore", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SMTPAuthTests", dependencies: ["SMTPAuth", "SMTPCore", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SwallowTLSTests",
             dependencies: [
-                "SwallowTLS",
+                "SwallowTLS", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

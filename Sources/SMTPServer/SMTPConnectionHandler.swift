@@ -26,6 +26,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private let backend: any SMTPBackend
     private let registry: ConnectionRegistry
     private let throttle: AuthThrottle
+    private let authPool: AuthWorkPool
     private let listener: ListenerKind
     private var logger: Logger
     private var machine: ServerStateMachine
@@ -42,11 +43,17 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private var waitingSince = Duration.zero
     private var heldRead = false
     private var draining = false
+    /// The client shut down its sending side (TCP FIN, or TLS close_notify): what it sent before is still
+    /// answered in order, then the connection closes. Exim pipelines its last commands and half-closes.
+    private var inputEnded = false
 
     private var transactionID = ""
     private var envelope: Envelope?
     private var sink: (any MessageSink)?
     private var bodySize = 0
+    /// The message's body as received, dot-stuffing and BDAT chunks included: credited back to the session byte
+    /// limit when the message is accepted.
+    private var bodyWireBytes = 0
     private var sinkFailure: Reply?
     /// Body bytes not yet handed to the sink: a backend call per read costs more than copying a small message, so
     /// reads are gathered up to `bodyBatchSize` and most messages reach the sink in one call, with the commit.
@@ -54,6 +61,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private static let bodyBatchSize = 64 * 1024
     private var openRefusal: Reply?
     private var exchange: (any SASLExchange)?
+    /// The SASL step in progress: cancelled when the connection closes, so that it leaves the line of steps
+    /// waiting for the password-hashing threads.
+    private var authTask: Task<Void, Never>?
     /// The negotiated TLS version, for the `Received:` header.
     private var tlsVersion: String?
 
@@ -78,13 +88,14 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     init(
         configuration: SMTPServerConfiguration, listener: ListenerKind, backend: any SMTPBackend,
-        registry: ConnectionRegistry, throttle: AuthThrottle, logger: Logger
+        registry: ConnectionRegistry, throttle: AuthThrottle, authPool: AuthWorkPool, logger: Logger
     ) {
         self.configuration = configuration
         self.listener = listener
         self.backend = backend
         self.registry = registry
         self.throttle = throttle
+        self.authPool = authPool
         self.logger = logger
         self.machine = ServerStateMachine(configuration: configuration.session)
         self.limiter = ConnectionLimiter(
@@ -171,6 +182,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         sessionTimer?.cancel()
         greetingTimer?.cancel()
         dataRateTimer?.cancel()
+        authTask?.cancel()
         if admitted {
             let sink = self.sink
             let session = self.session
@@ -236,6 +248,12 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            inputEnded = true
+            logger.debug("client closed its side", metadata: ["buffered": "\(buffer.readableBytes)"])
+            process(context)
+            return
+        }
         if case TLSUserEvent.handshakeCompleted = event {
             let version = try? context.pipeline.syncOperations.nioSSL_tlsVersion()
             tlsVersion = version.map(Self.describe)
@@ -253,6 +271,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A TCP FIN inside TLS without close_notify: what came before it is still answered, as after a clean
+        // end of input (the `inputClosed` event follows).
+        if let error = error as? NIOSSLError, case .uncleanShutdown = error { return }
         logger.debug("connection error: \(error)")
         close(context, after: [])
     }
@@ -302,6 +323,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                 // Usually a slice of `buffer`, no copy; copied once when a read has stuffed dots or bare line ends.
                 let decoded = reader.consume(buffer, allocator: context.channel.allocator)
                 buffer.moveReaderIndex(forwardBy: decoded.consumed)
+                bodyWireBytes += decoded.consumed
                 mode = .data(reader)
                 bodySize += decoded.count
                 let limit = configuration.session.maxMessageSize
@@ -319,6 +341,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                 guard buffer.readableBytes > 0 else { break loop }
                 let count = min(remaining, buffer.readableBytes)
                 let slice = buffer.readSlice(length: count)!
+                bodyWireBytes += count
                 mode = .chunk(remaining: remaining - count, deliver: deliverChunk)
                 if deliverChunk { deliver(slice, context) }
             }
@@ -332,6 +355,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             buffer = ByteBuffer(bytes: buffer.readableBytesView)
         }
         if !waiting || buffer.readableBytes == 0 { context.flush() }
+        // Everything complete that arrived before the end of input has been answered; an incomplete command or
+        // message is dropped.
+        if inputEnded, !waiting, !isClosed { close(context, after: []) }
     }
 
     private enum LineResult {
@@ -457,7 +483,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func authStep(_ exchange: any SASLExchange, _ response: [UInt8]?, _ context: ChannelHandlerContext) {
-        call(context, { await exchange.step(response) }) { result in
+        let pool = authPool
+        authTask = call(context, { await pool.step(exchange, response) }) { result in
+            self.authTask = nil
             let step = (try? result.get()) ?? .failure(.temporary)
             if case .failure(let failure) = step, failure == .badCredentials || failure == .malformed {
                 // Never the payload: only that it failed, and from where.
@@ -503,6 +531,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         transactionID = id
         self.envelope = envelope
         bodySize = 0
+        bodyWireBytes = 0
         sinkFailure = nil
         pendingBody = nil
         let session = self.session!
@@ -582,6 +611,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             }
         ) { result in
             let reply = (try? result.get()) ?? .localError
+            if reply.isPositive { self.limiter.messageAccepted(octets: self.bodyWireBytes) }
             self.logTransaction(reply)
             self.perform(self.machine.messageCommitted(reply), context)
         }
@@ -589,16 +619,18 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Effects
 
-    /// Runs `operation` off the event loop; input processing pauses until `then` has run on the event loop.
+    /// Runs `operation` as a task (on this event loop unless it moves elsewhere); input processing pauses until
+    /// `then` has run on the event loop.
+    @discardableResult
     private func call<Value: Sendable>(
         _ context: ChannelHandlerContext, _ operation: @escaping @Sendable () async throws -> Value,
         then: @escaping (Result<Value, any Error>) -> Void
-    ) {
+    ) -> Task<Void, Never> {
         waiting = true
         let started = Self.now()
         waitingSince = started
         let promise = context.eventLoop.makePromise(of: Value.self)
-        Task(executorPreference: executor(context)) {
+        let task = Task(executorPreference: executor(context)) {
             do { promise.succeed(try await operation()) } catch { promise.fail(error) }
         }
         promise.futureResult.assumeIsolated().whenComplete { result in
@@ -615,6 +647,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             self.armIdleTimer(context)
             self.releaseHeldRead(context)
         }
+        return task
     }
 
     /// Made on the first backend call: the handler may be created off its event loop.

@@ -20,6 +20,7 @@ public final class SMTPServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let registry: ConnectionRegistry
     private let throttle: AuthThrottle
+    private let authPool: AuthWorkPool
     private let state = Mutex(State())
 
     private struct State {
@@ -43,6 +44,8 @@ public final class SMTPServer: Service, Sendable {
             maxConnections: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient)
         self.throttle = AuthThrottle(
             limit: configuration.authFailuresPerClient, window: configuration.authThrottleWindow)
+        self.authPool = AuthWorkPool(
+            width: configuration.authConcurrency, queueTimeout: configuration.authQueueTimeout)
     }
 
     /// The addresses the server listens on, once it does (useful with port 0).
@@ -149,12 +152,16 @@ public final class SMTPServer: Service, Sendable {
         let backend = self.backend
         let registry = self.registry
         let throttle = self.throttle
+        let authPool = self.authPool
         let logger = self.logger
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            // A client's FIN ends only its input: replies to what it sent before still go out (Exim pipelines
+            // QUIT and half-closes). The handler closes once it has answered.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             // NIO keeps each connection's receive buffer at the largest size it grew to: capped at 16 KiB (not
             // 64), a connection left idle after a large message keeps 25 KB instead of 97 KB, at no measurable
             // cost in reading 100 KB bodies.
@@ -168,7 +175,7 @@ public final class SMTPServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         SMTPConnectionHandler(
                             configuration: configuration, listener: kind, backend: backend, registry: registry,
-                            throttle: throttle, logger: logger))
+                            throttle: throttle, authPool: authPool, logger: logger))
                 }
             }
     }

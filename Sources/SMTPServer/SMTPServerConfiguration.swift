@@ -1,3 +1,4 @@
+import NIOCore
 import NIOSSL
 import SMTPCore
 
@@ -59,6 +60,10 @@ public struct SMTPServerConfiguration: Sendable {
     /// refused (454 4.7.0) for that long.
     public var authFailuresPerClient: Int
     public var authThrottleWindow: Duration
+    /// SASL steps (password hashing) running at once, on threads of their own off the event loops.
+    public var authConcurrency: Int
+    /// How long a SASL step may wait for its turn before AUTH fails with 454 4.7.0.
+    public var authQueueTimeout: Duration
 
     public init(
         listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)],
@@ -75,7 +80,9 @@ public struct SMTPServerConfiguration: Sendable {
         authenticator: (any SMTPAuthenticator)? = nil,
         authWithoutTLSOnLoopback: Bool = false,
         authFailuresPerClient: Int = 10,
-        authThrottleWindow: Duration = .seconds(300)
+        authThrottleWindow: Duration = .seconds(300),
+        authConcurrency: Int = System.coreCount,
+        authQueueTimeout: Duration = .seconds(10)
     ) {
         self.listen = listen
         self.session = session
@@ -92,6 +99,8 @@ public struct SMTPServerConfiguration: Sendable {
         self.authWithoutTLSOnLoopback = authWithoutTLSOnLoopback
         self.authFailuresPerClient = authFailuresPerClient
         self.authThrottleWindow = authThrottleWindow
+        self.authConcurrency = authConcurrency
+        self.authQueueTimeout = authQueueTimeout
     }
 }
 

@@ -1,4 +1,5 @@
 import FileSupport
+import TestSupport
 import Testing
 
 #if canImport(Glibc)

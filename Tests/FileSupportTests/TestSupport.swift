@@ -1,27 +1,11 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-
-/// A fresh directory under `/tmp` for one test, removed with everything in it when the test is done (Swift Testing
-/// makes a suite instance per test, and so one of these). The primitives are tested on real files, since what they
-/// promise is what the file system ends up holding.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/filesupport-test-XXXXXX".utf8CString)
-        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    /// The path of `name` inside the directory.
-    func callAsFunction(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// The names in `directory`, hidden ones included (a leftover temporary file starts with a dot), sorted.
 func entries(_ directory: String) throws -> [String] {

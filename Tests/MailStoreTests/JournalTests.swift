@@ -1,5 +1,6 @@
 import FileSupport
 import NIOCore
+import TestSupport
 import Testing
 
 @_spi(Fuzzing) @testable import MailStore

@@ -1,4 +1,6 @@
+import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import SMTPAuth
@@ -44,35 +46,15 @@ func text(_ outcome: SASLOutcome) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-func makeTemporaryDirectory() -> String {
-    var template = Array("/tmp/smtpauth-test-XXXXXX".utf8CString)
-    return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-}
-
-func listDirectory(_ path: String) -> [String] {
-    guard let dir = opendir(path) else { return [] }
-    defer { closedir(dir) }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    return names.sorted()
-}
-
 func writeFile(_ path: String, _ contents: [UInt8]) {
     let file = fopen(path, "wb")!
     _ = contents.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
     fclose(file)
 }
 
-func readFile(_ path: String) -> String? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while case let count = fread(&chunk, 1, chunk.count, file), count > 0 { bytes += chunk[..<count] }
-    return String(decoding: bytes, as: UTF8.self)
+/// The text of the file at `path`, nil when there is none.
+func readText(_ path: String) -> String? {
+    FileManager.default.fileExists(atPath: path) ? String(decoding: readFile(path), as: UTF8.self) : nil
 }
 
 func fileMode(_ path: String) -> mode_t? {

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import SMTPAuth
@@ -27,7 +28,7 @@ import Testing
         try file.set("bob@example.test", credential: Self.bob)
         #expect(try file.load() == ["alice@example.test": Self.alice, "bob@example.test": Self.bob])
         #expect(
-            readFile(path)
+            readText(path)
                 == "alice@example.test:\(Self.alice.encoded)\nbob@example.test:\(Self.bob.encoded)\n")
         #expect(fileMode(path) == 0o600)
         #expect(listDirectory(directory) == ["users"])
@@ -45,7 +46,7 @@ import Testing
         writeFile(path, bytes(original))
         try file.set("ALICE@example.test", credential: Self.bob)
         #expect(
-            readFile(path)
+            readText(path)
                 == original.replacing(
                     "alice@example.test:\(Self.alice.encoded)", with: "alice@example.test:\(Self.bob.encoded)"))
         #expect(try file.load()["alice@example.test"] == Self.bob)
@@ -56,7 +57,7 @@ import Testing
     @Test func addressesAreStoredLowercased() throws {
         try file.set("Carol@Example.TEST", credential: Self.alice)
         #expect(try file.users() == ["carol@example.test"])
-        #expect(readFile(path)?.hasPrefix("carol@example.test:") == true)
+        #expect(readText(path)?.hasPrefix("carol@example.test:") == true)
     }
 
     @Test func removeReportsWhetherTheUserWasThere() throws {
@@ -64,11 +65,11 @@ import Testing
         try file.set("bob@example.test", credential: Self.bob)
         #expect(try file.remove("Alice@Example.test"))
         #expect(try file.users() == ["bob@example.test"])
-        let before = readFile(path)
+        let before = readText(path)
         #expect(try !file.remove("alice@example.test"))
-        #expect(readFile(path) == before)
+        #expect(readText(path) == before)
         #expect(try file.remove("bob@example.test"))
-        #expect(readFile(path) == "")
+        #expect(readText(path) == "")
         #expect(try !UsersFile(path: directory + "/absent").remove("bob@example.test"))
         #expect(listDirectory(directory) == ["users"])
     }
@@ -121,7 +122,7 @@ import Testing
         writeFile(path, original)
         #expect(throws: UsersFileError.self) { try file.set("bob@example.test", credential: Self.bob) }
         #expect(throws: UsersFileError.self) { try file.remove("alice@example.test") }
-        #expect(readFile(path) == "alice@example.test:nonsense\n")
+        #expect(readText(path) == "alice@example.test:nonsense\n")
         #expect(listDirectory(directory) == ["users"])
     }
 
@@ -157,7 +158,7 @@ import Testing
         let file = self.file
         let edit = Task { try file.set("alice@example.test", credential: Self.alice) }
         try await Task.sleep(for: .milliseconds(200))
-        #expect(readFile(path) == nil)
+        #expect(readText(path) == nil)
         close(lock)
         try await edit.value
         #expect(try file.users() == ["alice@example.test"])

@@ -219,6 +219,22 @@ struct ConnectionLimiterTests {
         #expect(Reply.sessionBytesExceeded.codes == "421 4.7.0")
     }
 
+    @Test("the bodies of accepted messages do not count against the session limit; refused ones do")
+    func acceptedBodiesAreNotCharged() {
+        var limiter = limiter(ConnectionLimits(maxSessionBytes: 1000))
+        for _ in 0..<50 {
+            #expect(limiter.received(90, at: .zero) == nil)
+            limiter.messageAccepted(octets: 85)
+        }
+        #expect(limiter.sessionBytes == 4500)
+        #expect(limiter.chargedBytes == 250)
+        // Credit never goes below zero, nor covers bytes yet to come.
+        limiter.messageAccepted(octets: 1_000_000)
+        #expect(limiter.chargedBytes == 0)
+        #expect(limiter.received(1000, at: .zero) == nil)
+        #expect(limiter.received(1, at: .zero) == .init(.sessionBytesExceeded, .sessionBytes))
+    }
+
     @Test("the session byte limit defaults to ten messages; zero is none")
     func sessionByteDefault() {
         #expect(ConnectionLimits().sessionByteLimit(maxMessageSize: 1000) == 10_000)

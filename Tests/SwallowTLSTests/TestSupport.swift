@@ -1,15 +1,7 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
-
-/// A fresh directory under the system temporary directory, removed afterwards.
-func withTemporaryDirectory<Result>(_ body: (String) async throws -> Result) async throws -> Result {
-    let path = FileManager.default.temporaryDirectory
-        .appendingPathComponent("swallow-tls-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try await body(path)
-}
 
 func writeText(_ text: String, to path: String) throws {
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))

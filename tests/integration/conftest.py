@@ -17,10 +17,14 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from swallowproc import free_port  # noqa: E402  (one helper for the suite and the scripts)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = ROOT / ".build" / "debug" / "swallow"
@@ -45,12 +49,6 @@ def require_binary() -> Path:
             pytrace=False,
         )
     return path
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------------------------

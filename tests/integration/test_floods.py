@@ -364,37 +364,54 @@ def test_session_deadline_is_421_4_4_2_and_logged(server_factory):
 BYTES = {"limits": {"max_message_size": 10000, "max_session_bytes": 30000}}
 
 
-def test_session_byte_limit_between_messages(server_factory):
+def send_messages(c, count: int, body_size: int) -> tuple[list[int], object]:
+    """Sends up to `count` messages on one connection; returns the codes of their end-of-data replies and the
+    first reply that ended the session early (None when all went through)."""
+    codes = []
+    for i in range(count):
+        try:
+            r = c.cmd("MAIL FROM:<s@client.test>")
+            if r.code != 250:
+                return codes, r
+            expect(c.cmd("RCPT TO:<alice@example.test>"), 250)
+            r = c.cmd("DATA")
+            if r.code != 354:
+                return codes, r
+            c.send(make_message(subject=f"m{i}", body="y" * body_size) + b".\r\n")
+            r = c.read_reply()
+        except ConnectionClosed:
+            return codes, None
+        if r.code == 421:
+            return codes, r
+        codes.append(r.code)
+    return codes, None
+
+
+def test_accepted_mail_does_not_count_against_the_session_limit(server_factory):
+    """A relay reusing its connection (Postfix's connection cache, Exim's batches) may carry any amount of
+    accepted mail: 20 messages of 7 KB in one session with max_session_bytes = 30000."""
     srv = server_factory(BYTES)
-    accepted = 0
     with srv.connect() as c:
         c.start()
-        reply = None
-        for i in range(10):
-            try:
-                r = c.cmd("MAIL FROM:<s@client.test>")
-                if r.code != 250:
-                    reply = r
-                    break
-                expect(c.cmd("RCPT TO:<alice@example.test>"), 250)
-                r = c.cmd("DATA")
-                if r.code != 354:
-                    reply = r
-                    break
-                c.send(make_message(subject=f"m{i}", body="y" * 7000) + b".\r\n")
-                r = c.read_reply()
-            except ConnectionClosed:
-                break
-            if r.code != 250:
-                reply = r
-                break
-            accepted += 1
+        codes, ended = send_messages(c, 20, 7000)
+        assert ended is None, f"session ended after {len(codes)} accepted messages: {ended!r}"
+        assert codes == [250] * 20
+        expect(c.cmd("QUIT"), 221)
+    srv.wait_delivered("alice", 20)
+
+
+def test_session_byte_limit_counts_refused_messages(server_factory):
+    """Bodies refused for their size (552) still count: the third of 12 KB crosses 30000 octets and is cut."""
+    srv = server_factory(BYTES)
+    with srv.connect() as c:
+        c.start()
+        codes, ended = send_messages(c, 10, 12000)
         assert c.is_closed(wait=3)
-    assert reply is not None, "no refusal after 10 messages of 7 KB with max_session_bytes = 30000"
-    expect(reply, 421, "4.7.0")
-    assert accepted == 4, f"{accepted} messages of ~7.2 KB accepted within 30000 octets"
-    srv.wait_delivered("alice", accepted)
+    assert codes == [552, 552], codes
+    assert ended is not None, "no 421 after refused messages over max_session_bytes"
+    expect(ended, 421, "4.7.0")
     srv.assert_no_tmp()
+    assert srv.maildir("alice") == []
     wait_for_log(srv, b"closing connection: session_bytes")
 
 

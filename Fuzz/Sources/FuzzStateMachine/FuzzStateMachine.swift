@@ -213,7 +213,7 @@ private struct Driver {
         let limiterReasons: [HangUpReason] = [.pregreet, .commandRate, .dataRate, .sessionBytes]
         require(limiterReasons.contains(violation.reason), "limiter hang-up for \(violation.reason)")
         if violation.reason == .sessionBytes, limiter.maxSessionBytes > 0 {
-            require(limiter.sessionBytes > limiter.maxSessionBytes, "session bytes hang-up under the limit")
+            require(limiter.chargedBytes > limiter.maxSessionBytes, "session bytes hang-up under the limit")
         }
         closed = true
         return false

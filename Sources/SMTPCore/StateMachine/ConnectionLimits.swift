@@ -38,8 +38,10 @@ public struct ConnectionLimits: Sendable, Hashable {
     public var minDataRate: Int
     /// Time a message body gets for free before `minDataRate` applies.
     public var minDataRateGrace: Duration
-    /// Octets a session may send in all (commands and bodies); zero means no limit, nil means ten times the
-    /// largest message (no limit when messages have none).
+    /// Octets a session may send in all, commands and message bodies, not counting the bodies of messages it
+    /// delivered: the limit is against floods of refused or endless data, and a relay that reuses its connection
+    /// may carry any amount of accepted mail. Zero means no limit, nil means ten times the largest message (no
+    /// limit when messages have none).
     public var maxSessionBytes: Int?
 
     public init(
@@ -88,6 +90,8 @@ public struct ConnectionLimiter: Sendable {
     public private(set) var greeted = false
     /// Octets received in this session.
     public private(set) var sessionBytes = 0
+    /// Octets that count against `maxSessionBytes`: all received, less the bodies of accepted messages.
+    public private(set) var chargedBytes = 0
     /// The token bucket as a "theoretical arrival time" (GCRA): the bucket is full when it is in the past.
     private var commandClock: Duration
     /// The message body being received, if one is.
@@ -118,11 +122,18 @@ public struct ConnectionLimiter: Sendable {
         guard count > 0 else { return nil }
         guard greeted else { return Violation(.pregreet, .pregreet) }
         sessionBytes = Self.add(sessionBytes, count)
-        if maxSessionBytes > 0, sessionBytes > maxSessionBytes {
+        chargedBytes = Self.add(chargedBytes, count)
+        if maxSessionBytes > 0, chargedBytes > maxSessionBytes {
             return Violation(.sessionBytesExceeded, .sessionBytes)
         }
         if let body { self.body?.bytes = Self.add(body.bytes, count) }
         return checkDataRate(at: now)
+    }
+
+    /// A message of `octets` octets as received (its body as the client sent it) was accepted: they no longer
+    /// count against `maxSessionBytes`.
+    public mutating func messageAccepted(octets: Int) {
+        chargedBytes -= min(max(octets, 0), chargedBytes)
     }
 
     /// A command line (or a line too long to be one) is about to be handled.
