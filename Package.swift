@@ -124,7 +124,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SMTPServerTests",
-            dependencies: ["SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "SMTPServer", "SMTPCore", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "MailStoreTests", dependencies: ["MailStore", "TestSupport"], swiftSettings: strict),

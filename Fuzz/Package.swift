@@ -34,6 +34,10 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "SMTPCore", package: swallow)],
             swiftSettings: executable),
         .executableTarget(
+            name: "FuzzConnection",
+            dependencies: ["FuzzSupport", .product(name: "SMTPCore", package: swallow)],
+            swiftSettings: executable),
+        .executableTarget(
             name: "FuzzAuth",
             dependencies: [
                 "FuzzSupport",

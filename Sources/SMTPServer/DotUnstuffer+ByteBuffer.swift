@@ -19,27 +19,30 @@ extension DotUnstuffer {
     /// buffer from `allocator`.
     mutating func consume(_ buffer: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBufferResult {
         let (consumed, content, count) = buffer.withUnsafeReadableBytes { input in
-            var output = ByteBufferOutput(input: input, allocator: allocator)
+            var output = BodyOutput(input: input, allocator: allocator)
             let consumed = consume(input, into: &output)
             return (consumed, output.content, output.count)
         }
-        let body: ByteBuffer? =
-            switch content {
-            case .empty: nil
-            case .slice(let range): buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)
-            case .assembled(let assembled): assembled
-            }
-        return ByteBufferResult(consumed: consumed, body: body, count: count)
+        return ByteBufferResult(consumed: consumed, body: content.buffer(in: buffer), count: count)
     }
 }
 
-/// Collects decoded content from one input: a range of it while the decoder hands over a single run, a copy
-/// from the first change on.
-private struct ByteBufferOutput: DotUnstufferOutput {
+/// Collects decoded content from one input (the readable bytes of a `ByteBuffer`): a range of it while the
+/// decoder hands over a single run, a copy from the first change on.
+struct BodyOutput: DotUnstufferOutput {
     enum Content {
         case empty
         case slice(Range<Int>)
         case assembled(ByteBuffer)
+
+        /// The content as a buffer: a slice of `buffer`, whose readable bytes were the input, or the copy.
+        func buffer(in buffer: ByteBuffer) -> ByteBuffer? {
+            switch self {
+            case .empty: nil
+            case .slice(let range): buffer.getSlice(at: buffer.readerIndex + range.lowerBound, length: range.count)
+            case .assembled(let assembled): assembled
+            }
+        }
     }
 
     /// The input being decoded; valid only during the `consume` call that uses this output.

@@ -67,13 +67,16 @@ def test_fifty_clients_twenty_messages_each(server):
     print(f"1000 messages in {time.monotonic() - started:.1f}s")
 
 
-def _greeted(srv, deadline_s: float = 5.0):
-    """A connection that got 220 (retrying briefly while earlier connections are still being torn down)."""
+def _greeted(srv, deadline_s: float = 5.0, ehlo: bool = True):
+    """A connection that got 220 and said EHLO (retrying briefly while earlier connections are still being torn
+    down)."""
     deadline = time.monotonic() + deadline_s
     while True:
         c = srv.connect()
         r = c.read_reply()
         if r.code == 220:
+            if ehlo:
+                c.ehlo()
             return c
         c.close()
         assert time.monotonic() < deadline, f"no 220 greeting: {r!r}"
@@ -99,6 +102,31 @@ def test_connection_limits(server_factory, limits):
         for c in conns:
             c.close()
     _greeted(srv).close()  # once the others are gone, new connections are welcome again
+    srv.assert_healthy()
+
+
+def test_a_full_server_closes_the_longest_idle_silent_connection_for_a_newcomer(server_factory):
+    """Connections that never said HELO or EHLO hold a place for nothing: when every place is taken, the one of
+    them idle longest gets 421 4.7.0 and is closed, and the newcomer is served."""
+    srv = server_factory({"limits": {"max_connections": 3, "max_connections_per_client": 50}})
+    silent = [_greeted(srv, ehlo=False)]
+    time.sleep(0.2)
+    silent.append(_greeted(srv, ehlo=False))
+    working = _greeted(srv)
+    try:
+        newcomer = srv.connect()
+        newcomer.start()
+        replies = silent[0].read_until_closed()
+        assert [(r.code, r.enhanced) for r in replies] == [(421, "4.7.0")], replies
+        assert silent[1].cmd("NOOP").code == 250
+        assert working.cmd("NOOP").code == 250
+        newcomer.transaction("s@client.test", ["bob@example.test"], make_message())
+        newcomer.cmd("QUIT")
+        newcomer.close()
+    finally:
+        for c in silent + [working]:
+            c.close()
+    assert b"evicted to make room" in srv.full_logs()
     srv.assert_healthy()
 
 

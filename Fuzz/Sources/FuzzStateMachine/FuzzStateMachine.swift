@@ -3,9 +3,10 @@ import SMTPCore
 
 /// Fuzzes `ServerStateMachine` with whole client sessions.
 ///
-/// The front of the input is the byte stream a client sends, framed as `SMTPConnectionHandler` frames it
-/// (CRLF lines with the machine's line limit, over-long lines thrown away, DATA bodies through `DotUnstuffer`,
-/// BDAT chunks by count); STARTTLS is taken as a handshake that succeeds, after which the stream goes on. The
+/// The front of the input is the byte stream a client sends, cut into lines by this driver (CRLF lines with the
+/// machine's line limit, over-long lines thrown away, DATA bodies through `DotUnstuffer`, BDAT chunks by count),
+/// so that every check can look at the machine line by line; the server's own framing, timing and end of input
+/// are fuzzed by `FuzzConnection`, which drives `ServerConnection` as the handler does. STARTTLS is taken as a handshake that succeeds, after which the stream goes on. The
 /// back of the input holds decisions: the session configuration, and the outcome of every backend call
 /// (accept or refuse a sender or recipient, open, commit, each SASL step). When the decisions run out, the
 /// configuration is the default one with AUTH offered, and the backend accepts everything.
@@ -27,49 +28,6 @@ func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<C
         driver.run()
         return 0
     }
-}
-
-private let mechanisms = ["PLAIN", "LOGIN", "SCRAM-SHA-256"]
-
-private func configuration(_ input: inout FuzzInput) -> (SessionConfiguration, isTLS: Bool) {
-    // XORed with the defaults, so that a used-up input gives the default session with AUTH allowed in the clear.
-    let flags = input.choiceByte() ^ 0b0000_0111
-    let choices = input.choiceByte()
-    var config = SessionConfiguration(hostname: "mx.example")
-    config.chunking = flags & 1 != 0
-    config.dsn = flags & 2 != 0
-    config.smtpUTF8 = flags & 4 != 0
-    config.startTLS = flags & 8 != 0
-    config.requireAuth = flags & 16 != 0
-    config.bareLineEndings = flags & 32 != 0 ? .normalize : .reject
-    let isTLS = flags & 64 != 0
-    config.authWithoutTLS = flags & 128 == 0
-    let offered = (choices & 7) ^ 7
-    config.authMechanisms = mechanisms.enumerated().filter { offered & (1 << $0.offset) != 0 }.map(\.element)
-    let policies: [LookupPolicy] = [.authenticated, .enabled, .disabled]
-    config.vrfy = policies[Int(choices >> 3 & 3) % 3]
-    config.expn = policies[Int(choices >> 5 & 3) % 3]
-    config.rejectEarlyPipelining = choices & 0x80 == 0
-    config.maxErrors = [10, 0, 1, 3][input.choice(4)]
-    config.maxRecipients = [100, 1, 2][input.choice(3)]
-    config.maxMessageSize = [25 * 1024 * 1024, 0, 10, 200][input.choice(4)]
-    config.maxAuthFailures = [3, 0, 1][input.choice(3)]
-    return (config, isTLS)
-}
-
-private func limits(_ input: inout FuzzInput) -> ConnectionLimits {
-    var limits = ConnectionLimits()
-    switch input.choice(4) {
-    case 0: break
-    case 1: limits = ConnectionLimits(commandsPerSecond: 0, minDataRate: 0, maxSessionBytes: 0)
-    case 2: limits = ConnectionLimits(commandsPerSecond: 2, commandBurst: 3, minDataRate: 10, minDataRateGrace: .seconds(1), maxSessionBytes: 300)
-    default:
-        limits = ConnectionLimits(
-            commandsPerSecond: input.choice(in: 0...Int(Int32.max)), commandBurst: input.choice(in: 0...Int(Int32.max)),
-            minDataRate: input.choice(in: 0...Int(Int32.max)), minDataRateGrace: .seconds(input.choice(in: 0...1000)),
-            maxSessionBytes: input.choiceBool() ? nil : input.choice(in: 0...Int(Int32.max)))
-    }
-    return limits
 }
 
 /// What the machine looked like before a line: the facts its next action must be consistent with.
@@ -116,11 +74,12 @@ private struct Driver {
 
     init(_ input: FuzzInput) {
         var input = input
-        let (config, isTLS) = configuration(&input)
+        let (config, isTLS) = fuzzSessionConfiguration(&input)
         self.config = config
         machine = ServerStateMachine(configuration: config)
         machine.isTLS = isTLS
-        limiter = ConnectionLimiter(limits: limits(&input), maxMessageSize: config.maxMessageSize, now: .zero)
+        limiter = ConnectionLimiter(
+            limits: fuzzConnectionLimits(&input), maxMessageSize: config.maxMessageSize, now: .zero)
         limiter.greetingSent()
         // The session is what the front holds; the decisions are read from the back as they are needed, so they
         // are cut off here: the stream is what the front holds now, the decisions are what the back keeps.
@@ -237,7 +196,9 @@ private struct Driver {
             require(machineReasons.contains(reason), "the state machine hung up for \(reason)")
             switch reason {
             case .tooManyErrors:
-                require(config.maxErrors > 0 && machine.errorCount >= config.maxErrors, "hung up after \(machine.errorCount) errors")
+                require(
+                    config.maxErrors > 0 && machine.errorCount >= config.maxErrors,
+                    "hung up after \(machine.errorCount) errors")
             case .tooManyAuthFailures:
                 require(config.maxAuthFailures > 0 && machine.authFailures >= config.maxAuthFailures, "auth failures")
             case .httpRequest:
@@ -306,7 +267,8 @@ private struct Driver {
                 openRefusal = refusalOrNil([.localError, .insufficientStorage])
             }
             if deliver {
-                require(machine.transaction.map { !$0.recipients.isEmpty } == true, "delivering a chunk without recipients")
+                require(
+                    machine.transaction.map { !$0.recipients.isEmpty } == true, "delivering a chunk without recipients")
                 require(openedEnvelope != nil || open != nil, "delivering a chunk to no message")
                 chunkTotal += size
             }
@@ -373,7 +335,8 @@ private struct Driver {
         case .authenticated(let user):
             let next = machine.authenticationRecorded()
             require(next == .reply(.authSucceeded), "authentication recorded, machine says \(next)")
-            require(machine.authenticatedUser == user, "authenticated as \(String(describing: machine.authenticatedUser))")
+            require(
+                machine.authenticatedUser == user, "authenticated as \(String(describing: machine.authenticatedUser))")
             perform(next, after: context())
         }
     }
