@@ -89,7 +89,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             server: server, limits: configuration.limits,
             timeouts: ConnectionTimeouts(
                 command: configuration.commandTimeout, data: configuration.dataTimeout,
-                session: configuration.sessionTimeout),
+                session: configuration.sessionTimeout, hello: configuration.helloTimeout,
+                commandLine: configuration.commandLineTimeout, underPressure: configuration.pressureTimeout),
             listener: listener, tlsAvailable: configuration.tls != nil,
             authWithoutTLSOnLoopback: configuration.authWithoutTLSOnLoopback, clientIsLoopback: loopback)
     }

@@ -29,9 +29,17 @@ public struct SMTPServerConfiguration: Sendable {
     public var dataTimeout: Duration
     /// The longest a whole session may last.
     public var sessionTimeout: Duration
+    /// From the connection to a successful HELO or EHLO.
+    public var helloTimeout: Duration
+    /// From the first octet of a command line to its CRLF.
+    public var commandLineTimeout: Duration
+    /// What the command, hello and command-line timeouts shrink to for clients that have not authenticated while
+    /// three quarters of `maxConnections` are taken.
+    public var pressureTimeout: Duration
     /// Limits on each connection: greeting delay, commands per second, minimum body data rate, bytes per session.
     public var limits: ConnectionLimits
-    /// Connections open at once, in all; more get 421 4.7.0.
+    /// Connections open at once, in all. When all are taken, the one that has been idle longest without saying
+    /// HELO or EHLO is closed (421 4.7.0) to make room; when there is none, the newcomer gets 421 4.7.0.
     public var maxConnections: Int
     /// Connections open at once from one client address; more get 421 4.7.0.
     public var maxConnectionsPerClient: Int
@@ -61,6 +69,9 @@ public struct SMTPServerConfiguration: Sendable {
         commandTimeout: Duration = .seconds(300),
         dataTimeout: Duration = .seconds(600),
         sessionTimeout: Duration = .seconds(3600),
+        helloTimeout: Duration = .seconds(120),
+        commandLineTimeout: Duration = .seconds(300),
+        pressureTimeout: Duration = .seconds(10),
         limits: ConnectionLimits = ConnectionLimits(),
         maxConnections: Int = 500,
         maxConnectionsPerClient: Int = 100,
@@ -79,6 +90,9 @@ public struct SMTPServerConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.dataTimeout = dataTimeout
         self.sessionTimeout = sessionTimeout
+        self.helloTimeout = helloTimeout
+        self.commandLineTimeout = commandLineTimeout
+        self.pressureTimeout = pressureTimeout
         self.limits = limits
         self.maxConnections = maxConnections
         self.maxConnectionsPerClient = maxConnectionsPerClient

@@ -20,7 +20,7 @@ struct CheckConfig: AsyncParsableCommand {
             print("catch_all: \(configuration.isCatchAll)")
             print(
                 "limits: max_message_size=\(configuration.maxMessageSize) max_recipients=\(configuration.maxRecipients)"
-                    + " max_errors=\(configuration.maxErrors) max_connections=\(configuration.maxConnections)"
+                    + " max_errors=\(configuration.maxErrors) max_connections=\(configuration.effectiveMaxConnections)"
                     + " max_connections_per_client=\(configuration.maxConnectionsPerClient)"
                     + " greeting_delay=\(configuration.greetingDelay)"
                     + " commands_per_second=\(configuration.commandsPerSecond)"

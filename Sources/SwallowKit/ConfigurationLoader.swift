@@ -179,7 +179,10 @@ private struct TableReader {
             }
         }
         if let timeouts = try subtable(root, "timeouts") {
-            try checkKeys(timeouts, allowed: ["command", "data", "session", "shutdown_grace"], prefix: "timeouts.")
+            try checkKeys(
+                timeouts,
+                allowed: ["command", "data", "session", "shutdown_grace", "hello", "command_line", "under_pressure"],
+                prefix: "timeouts.")
             let range = 1...(7 * 24 * 3600)
             config.commandTimeout =
                 try integer(timeouts, "command", "timeouts.command", range: range) ?? config.commandTimeout
@@ -189,6 +192,13 @@ private struct TableReader {
             config.shutdownGrace =
                 try integer(timeouts, "shutdown_grace", "timeouts.shutdown_grace", range: 0...3600)
                 ?? config.shutdownGrace
+            config.helloTimeout = try integer(timeouts, "hello", "timeouts.hello", range: range) ?? config.helloTimeout
+            config.commandLineTimeout =
+                try integer(timeouts, "command_line", "timeouts.command_line", range: range)
+                ?? config.commandLineTimeout
+            config.pressureTimeout =
+                try integer(timeouts, "under_pressure", "timeouts.under_pressure", range: range)
+                ?? config.pressureTimeout
         }
         if let policy = try subtable(root, "policy") {
             try checkKeys(

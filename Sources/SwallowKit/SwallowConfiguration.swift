@@ -20,7 +20,8 @@ public struct SwallowConfiguration: Sendable {
     public var maxMessageSize: Int = 25 * 1024 * 1024
     public var maxRecipients: Int = 100
     public var maxErrors: Int = 10
-    public var maxConnections: Int = 500
+    /// nil: sized at start from the file descriptor limit and memory (`ConnectionCapacity`).
+    public var maxConnections: Int?
     public var maxConnectionsPerClient: Int = 100
     /// Seconds the last line of the greeting is held back on mail exchange listeners; 0 = none.
     public var greetingDelay: Double = 0
@@ -39,6 +40,11 @@ public struct SwallowConfiguration: Sendable {
     public var commandTimeout: Int = 300
     public var dataTimeout: Int = 600
     public var sessionTimeout: Int = 3600
+    /// From the connection to a successful HELO or EHLO; from a command line's first octet to its CRLF; and what
+    /// command, hello and line timeouts shrink to for clients that have not authenticated under pressure.
+    public var helloTimeout: Int = 120
+    public var commandLineTimeout: Int = 300
+    public var pressureTimeout: Int = 10
     public var shutdownGrace: Int = 10
 
     public var vrfy: LookupPolicy = .authenticated
@@ -93,15 +99,23 @@ public struct SwallowConfiguration: Sendable {
                 maxErrors: maxErrors, vrfy: vrfy, expn: expn, bareLineEndings: bareLineEndings,
                 maxAuthFailures: maxAuthFailures, rejectEarlyPipelining: rejectEarlyPipelining),
             commandTimeout: .seconds(commandTimeout), dataTimeout: .seconds(dataTimeout),
-            sessionTimeout: .seconds(sessionTimeout),
+            sessionTimeout: .seconds(sessionTimeout), helloTimeout: .seconds(helloTimeout),
+            commandLineTimeout: .seconds(commandLineTimeout), pressureTimeout: .seconds(pressureTimeout),
             limits: ConnectionLimits(
                 greetingDelay: .seconds(greetingDelay), commandsPerSecond: commandsPerSecond,
                 commandBurst: commandBurst, minDataRate: minDataRate, minDataRateGrace: .seconds(minDataRateGrace),
                 maxSessionBytes: maxSessionBytes),
-            maxConnections: maxConnections,
+            maxConnections: effectiveMaxConnections,
             maxConnectionsPerClient: maxConnectionsPerClient, shutdownGracePeriod: .seconds(shutdownGrace),
             authWithoutTLSOnLoopback: authPlaintextOnLoopback, authFailuresPerClient: authFailuresPerClient,
             authThrottleWindow: .seconds(authThrottleWindow))
+    }
+
+    /// `maxConnections`, or the default sized from this process's descriptor limit and the machine's memory.
+    public var effectiveMaxConnections: Int {
+        maxConnections
+            ?? ConnectionCapacity.defaultLimit(
+                descriptors: ConnectionCapacity.raiseDescriptorLimit(), memory: ConnectionCapacity.physicalMemory)
     }
 
     static func systemHostname() -> String {

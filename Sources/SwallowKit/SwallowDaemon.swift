@@ -48,6 +48,13 @@ public struct SwallowDaemon: Sendable {
             directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname,
             allowedSenders: configuration.allowedSenders, committer: committer)
         var serverConfiguration = configuration.serverConfiguration
+        logger.info(
+            "connection limits",
+            metadata: [
+                "max_connections": "\(serverConfiguration.maxConnections)",
+                "sized": "\(configuration.maxConnections == nil ? "from descriptors and memory" : "configured")",
+                "per_client": "\(serverConfiguration.maxConnectionsPerClient)",
+            ])
         let store = certificates
         serverConfiguration.tls = { store.context() }
         if !configuration.authMechanisms.isEmpty {
