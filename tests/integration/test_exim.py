@@ -182,3 +182,29 @@ def test_exim_auth_wrong_password_is_not_delivered(auth_server_factory, exim):
         f"Exim did not defer after 535\n{(proc.stdout + proc.stderr).decode('utf-8', 'replace')}\n{peer.logs()}")
     assert stored_with(srv, "bob", msgid, timeout=1.0) is None
     assert srv.maildir("bob") == []
+
+
+def test_exim_queue_run_reuses_connection(server, exim):
+    """Three queued messages delivered by one queue run (`-qqf`) over one connection (Exim marks the reused one
+    with `*` after the port), the last one ending with the pipelined QUIT and the half-close."""
+    peer = exim(server.port, ["hosts_avoid_tls = *"])
+    ids = [f"<exim-q{i}-{time.time_ns()}@client.test>" for i in range(3)]
+    for i, msgid in enumerate(ids):
+        message = make_message(subject=f"queued {i}", msgid=msgid).replace(b"\r\n", b"\n")
+        proc = peer.run(["-odq", "-oi", "-f", SENDER, "--", BOB], input=message)
+        assert proc.returncode == 0, f"exim -odq exited {proc.returncode}: {proc.stderr!r}\n{peer.logs()}"
+    proc = peer.run(["-qqf", "-v"])
+    output = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    context = (f"exim -qqf exit {proc.returncode}; output:\n{output[-5000:]}\n{peer.logs()}\n"
+               f"exim queue:\n{peer.queue()}\n{server.logs()}")
+    for msgid in ids:
+        assert stored_with(server, "bob", msgid) is not None, f"{msgid} never arrived\n{context}"
+    log = peer.mainlog()
+    assert not re.search(r" (==|\*\*) ", log), f"Exim logged a deferral or bounce\n{context}"
+    deliveries = re.findall(rf"^.* => {re.escape(BOB)} .*H=127\.0\.0\.1 \[127\.0\.0\.1\]:{server.port}(\*?) .*$", log,
+                            re.M)
+    assert len(deliveries) == 3, f"expected 3 deliveries (=>) to Swallow\n{context}"
+    assert deliveries.count("*") == 2, f"Exim did not reuse its connection for the 2nd and 3rd message\n{context}"
+    assert log.count(" Completed") == 3, context
+    assert peer.queue().strip() == "", f"Exim's queue is not empty\n{context}"
+    server.wait_delivered("bob", 3)
