@@ -36,7 +36,8 @@ struct JournalSyncs {
                 if curListings[mailbox.path] == nil { curListings[mailbox.path] = mailbox.curFilesByName() }
                 let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
                 guard let moved = curListings[mailbox.path]?[name] else { continue }
-                try ignoringRemoved { () throws(FileError) in try POSIXFile.syncData(atPath: mailbox.cur + "/" + moved) }
+                try ignoringRemoved { () throws(FileError) in try POSIXFile.syncData(atPath: mailbox.cur + "/" + moved)
+                }
             }
         }
         // `new` before `cur`: a message a reader moves between the two syncs is durable in one or the other.
