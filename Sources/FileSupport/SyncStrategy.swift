@@ -1,3 +1,5 @@
+import CFileSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -75,9 +77,8 @@ public struct FileSystemType: Sendable, Hashable, CustomStringConvertible {
 
     /// The type of the file system holding `path`.
     public static func of(_ path: String) throws(FileError) -> FileSystemType {
-        var info = statfs()
-        guard statfs(path, &info) == 0 else { throw FileError(operation: "statfs", path: path) }
-        // f_type is signed on some architectures; the magic numbers are 32-bit patterns.
-        return FileSystemType(magic: UInt64(UInt32(truncatingIfNeeded: info.f_type)))
+        var magic: UInt64 = 0
+        guard swallow_statfs_type(path, &magic) == 0 else { throw FileError(operation: "statfs", path: path) }
+        return FileSystemType(magic: magic)
     }
 }

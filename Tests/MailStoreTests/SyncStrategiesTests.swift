@@ -77,8 +77,8 @@ import Testing
         // A reader moved one message to cur and deleted another: neither stops the checkpoint.
         let moved = delivered[0][0]
         let name = String(moved.split(separator: "/").last!)
-        let mailbox = String(moved[..<moved.range(of: "/new/")!.lowerBound])
-        #expect(rename(moved, mailbox + "/cur/" + name + ":2,S") == 0)
+        let mailbox = Maildir(path: String(moved.split(separator: "/").dropLast(2).joined(separator: "/")))
+        #expect(rename(moved, "/" + mailbox.cur + "/" + name + ":2,S") == 0)
         #expect(unlink(delivered[1][0]) == 0)
         try journal.checkpoint()
         #expect(journal.sequences == (20, 20))

@@ -24,7 +24,6 @@ struct JournalSyncs {
         for directory in fileSystems.values {
             try ignoringRemoved { () throws(FileError) in try POSIXFile.syncFileSystem(holding: directory) }
         }
-        var directories: Set<String> = []
         var mailboxes: Set<String> = []
         var curListings: [String: [String: String]] = [:]
         for path in files {
