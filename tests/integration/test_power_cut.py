@@ -58,7 +58,7 @@ class PowerCutFS:
         self.mountpoint = root / "mnt"
         self.status = root / "status"
         self.log = root / "powercut_fs.log"
-        self.backing.mkdir()
+        self.backing.mkdir(parents=True)
         self.mountpoint.mkdir()
         self.lines: list[str] = []
         self._log = open(self.log, "wb")
