@@ -15,9 +15,10 @@ import Synchronization
 /// preallocated file covers a whole round of messages instead of a file and a directory sync each.
 ///
 /// A round appends one record per message (its Maildirs, file name and bytes) and syncs the journal; the messages
-/// are then renamed into `new` without syncs of their own, and acknowledged. A checkpointer syncs the mail file
-/// systems every `checkpointInterval` and then records the last sequence number whose files are durable. After a
-/// crash, `init` delivers again whatever came after the checkpoint (see `JournalReplay`).
+/// are then renamed into `new` without syncs of their own, and acknowledged. Every `checkpointInterval` a
+/// checkpointer makes those Maildir files durable, each file system its own way (see `JournalSyncs`), and then
+/// records the last sequence number whose files are durable. After a crash, `init` delivers again whatever came
+/// after the checkpoint (see `JournalReplay`).
 ///
 /// The journal is a ring of `segmentCount` files of `segmentSize` bytes, zero-filled when first made so that
 /// appending overwrites allocated blocks and needs no metadata commit. A segment is reused once the checkpoint
