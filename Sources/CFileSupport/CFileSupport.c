@@ -1,7 +1,11 @@
 #ifdef __linux__
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#else
+#include <sys/mount.h>
+#include <sys/param.h>
 #endif
 #include <errno.h>
 
@@ -24,6 +28,14 @@ int swallow_syncfs(int fd) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int swallow_statfs_type(const char *path, uint64_t *type) {
+    struct statfs info;
+    if (statfs(path, &info) != 0) return -1;
+    // A 32-bit magic number, which some architectures hand over in a signed field.
+    *type = (uint64_t)(uint32_t)info.f_type;
+    return 0;
 }
 
 // Slicing-by-8: eight table lookups per 8 bytes, about 1-2 GB/s without special instructions. The tables are made

@@ -58,3 +58,14 @@ extension POSIXFile {
         try result.get()
     }
 }
+
+extension POSIXFile {
+    /// `syncData` for the file at `path`, opened read-only for the call: the data written through another
+    /// descriptor, now closed, is made durable.
+    public static func syncData(atPath path: String) throws(FileError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(operation: "open", path: path) }
+        defer { close(fd) }
+        try syncData(fd, path: path)
+    }
+}

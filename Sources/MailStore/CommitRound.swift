@@ -11,8 +11,9 @@ import Logging
 /// durable, publish them all into `new`, make all those directory entries durable. Only then is any acknowledged.
 ///
 /// A round of one message syncs exactly its file and its `new` directories. A larger round uses one `syncfs` per
-/// file system for the files and one for the directories, where the kernel reports writeback errors to `syncfs`;
-/// otherwise it starts every file's writeback first and fsyncs each, so one journal commit can cover many files.
+/// file system for the files and one for the directories where `syncfs` is a barrier (see `SyncStrategy`);
+/// elsewhere it starts every file's writeback first and fsyncs each, so one journal commit can cover many files,
+/// then fsyncs each `new` directory.
 /// A failure fails only the messages it concerns: one file's write, or every message on a file system or in a
 /// directory whose sync failed.
 ///
@@ -26,11 +27,14 @@ struct CommitRound {
     /// The messages the journal made durable: they need no file or directory sync of their own.
     private var journaled: Set<Int> = []
     private var journalSequence: UInt64?
-    private var journalDevices: [UInt64: String] = [:]
+    /// The journaled messages by the device their files are on.
+    private var journalDevices: [UInt64: [Int]] = [:]
+    private let strategies: SyncStrategies
 
-    init(_ messages: [MaildirMessage], journal: DeliveryJournal? = nil) {
+    init(_ messages: [MaildirMessage], journal: DeliveryJournal? = nil, strategies: SyncStrategies = .shared) {
         self.messages = messages
         self.journal = journal
+        self.strategies = strategies
         failures = Array(repeating: nil, count: messages.count)
         published = Array(repeating: [], count: messages.count)
     }
@@ -38,29 +42,57 @@ struct CommitRound {
     mutating func run() -> [Result<[String], MaildirError>] {
         if let journal { appendToJournal(journal) }
         let direct = messages.indices.filter { failures[$0] == nil && !journaled.contains($0) }
-        let sharesFileSystemSyncs = direct.count > 1 && POSIXFile.canSyncFileSystem
-        forEach(direct) { message throws(MaildirError) in try message.stage(startWriteback: !sharesFileSystemSyncs) }
+        forEach(direct) { message throws(MaildirError) in try message.stage() }
         // A file and every name it gets are on one device (links and renames cannot cross devices), so the groups
         // made for the files also serve the directories.
-        var groups: [[Int]] = []
-        if sharesFileSystemSyncs {
-            groups = Array(byDevice(direct).values)
-            syncFileSystems(groups)
-        } else {
-            forEach(direct) { message throws(MaildirError) in try message.syncFile() }
+        var shared: [[Int]] = []
+        var single: [Int] = []
+        for (device, indices) in byDevice(direct) {
+            // One message syncs exactly its file and directory: cheaper than a whole file system's writeback.
+            if indices.count > 1, strategy(device, messages[indices[0]]) == .syncFileSystem {
+                shared.append(indices)
+            } else {
+                single += indices
+            }
         }
+        single.sort()
+        syncFileSystems(shared)
+        // Writeback started for all first, so that one journal commit of the file system can cover many fsyncs.
+        forEach(single) { message throws(MaildirError) in message.startWriteback() }
+        forEach(single) { message throws(MaildirError) in try message.syncFile() }
         for index in messages.indices where failures[index] == nil {
             do throws(MaildirError) { published[index] = try messages[index].publish() } catch {
                 failures[index] = error
             }
         }
         if let journal, let journalSequence {
-            journal.published(through: journalSequence, devices: journalDevices)
+            journal.published(through: journalSequence, syncs: journalSyncs())
         }
-        if sharesFileSystemSyncs { syncDirectoryFileSystems(groups) } else { syncDirectories(direct) }
+        syncDirectoryFileSystems(shared)
+        syncDirectories(single)
         return messages.indices.map { index in
             if let failure = failures[index] { .failure(failure) } else { .success(published[index]) }
         }
+    }
+
+    /// How `device`, holding `message`, is made durable; a file system that cannot be asked is synced file by file.
+    private func strategy(_ device: UInt64, _ message: MaildirMessage) -> SyncStrategy {
+        (try? strategies.strategy(device: device, directory: message.mailboxes[0].new)) ?? .syncEachFile
+    }
+
+    /// What the journal's next checkpoint must make durable for the journaled messages now in `new`: their file
+    /// systems where `syncfs` is a barrier, their files and directories elsewhere.
+    private func journalSyncs() -> JournalSyncs {
+        var syncs = JournalSyncs()
+        for (device, indices) in journalDevices {
+            let live = indices.filter { failures[$0] == nil }
+            guard let first = live.first else { continue }
+            switch strategy(device, messages[first]) {
+            case .syncFileSystem: syncs.fileSystems[device] = messages[first].mailboxes[0].new
+            case .syncEachFile: for index in live { syncs.files += published[index] }
+            }
+        }
+        return syncs
     }
 
     /// Writes the messages the journal can take to `tmp` and makes them durable with one journal append; the
@@ -68,7 +100,7 @@ struct CommitRound {
     private mutating func appendToJournal(_ journal: DeliveryJournal) {
         var indices: [Int] = []
         var entries: [JournalEntry] = []
-        var devices: [UInt64: String] = [:]
+        var devices: [UInt64: [Int]] = [:]
         let options = journal.options
         var bytes = 0
         for index in messages.indices {
@@ -79,7 +111,7 @@ struct CommitRound {
                 let (entry, device) = try messages[index].stageForJournal()
                 indices.append(index)
                 entries.append(entry)
-                if devices[device] == nil { devices[device] = messages[index].mailboxes[0].new }
+                devices[device, default: []].append(index)
             } catch {
                 failures[index] = error
             }

@@ -28,9 +28,12 @@ public final class GroupCommitter: Sendable {
 
     /// The journal that makes small messages durable, if any (see `DeliveryJournal`).
     public let journal: DeliveryJournal?
+    /// How each file system's files and directories are made durable.
+    public let strategies: SyncStrategies
 
-    public init(journal: DeliveryJournal? = nil) {
+    public init(journal: DeliveryJournal? = nil, strategies: SyncStrategies = .shared) {
         self.journal = journal
+        self.strategies = strategies
         thread = NIOThreadPool(numberOfThreads: 1)
         thread.start()
     }
@@ -66,7 +69,7 @@ public final class GroupCommitter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            var round = CommitRound(batch.map(\.message), journal: journal)
+            var round = CommitRound(batch.map(\.message), journal: journal, strategies: strategies)
             let results = round.run()
             // Counted before anyone is resumed, so that a caller reading `statistics` after its commit sees it.
             let committed = results.count { if case .success = $0 { true } else { false } }

@@ -53,3 +53,16 @@ extension Maildir {
         try FileOps.makeDirectories(path)
     }
 }
+
+extension Maildir {
+    /// The files in `cur` by their name without the `:2,<flags>` info suffix: where a reader has moved a message
+    /// that was delivered to `new` under that name.
+    func curFilesByName() -> [String: String] {
+        var names: [String: String] = [:]
+        for file in POSIXFile.entries(of: cur) {
+            let base = file.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            names[String(base)] = file
+        }
+        return names
+    }
+}

@@ -58,7 +58,11 @@ public final class MaildirMessage: Sendable {
         precondition(!mailboxes.isEmpty, "a message needs at least one mailbox")
         if !created.contains(all: mailboxes) {
             try await threadPool.runIfActive {
-                for mailbox in mailboxes { try mailbox.create() }
+                for mailbox in mailboxes {
+                    try mailbox.create()
+                    // A mailbox may be a mount of its own: learn (and log) how its file system is made durable.
+                    _ = try? committer.strategies.strategy(forDirectory: mailbox.path)
+                }
             }
             created.insert(mailboxes)
         }
@@ -134,17 +138,21 @@ public final class MaildirMessage: Sendable {
 
     // MARK: Steps of a commit round, run by the committer's thread (see `CommitRound`).
 
-    /// Writes what is still in memory. With `startWriteback`, also starts sending it to the disk, so that the
-    /// fsyncs of one round's files overlap instead of each waiting for its own writeback.
-    func stage(startWriteback: Bool) throws(MaildirError) {
+    /// Writes what is still in memory.
+    func stage() throws(MaildirError) {
         try state.withLock { state throws(MaildirError) in
-            do throws(MaildirError) {
-                try writePending(&state)
-                if startWriteback { POSIXFile.startWriteback(state.fd) }
-            } catch {
+            do throws(MaildirError) { try writePending(&state) } catch {
                 removeTemporaryFiles(&state)
                 throw error
             }
+        }
+    }
+
+    /// Starts sending the file to the disk, so that the fsyncs of one round's files overlap instead of each
+    /// waiting for its own writeback.
+    func startWriteback() {
+        state.withLock { state in
+            if state.fd >= 0 { POSIXFile.startWriteback(state.fd) }
         }
     }
 

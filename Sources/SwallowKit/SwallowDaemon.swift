@@ -1,4 +1,3 @@
-import FileSupport
 import Logging
 import MailStore
 import SMTPServer
@@ -31,6 +30,12 @@ public struct SwallowDaemon: Sendable {
         // Fail at start, not at the first message, when the data directory cannot be made.
         do {
             try Maildir(path: configuration.mailDirectory).createRoot()
+        } catch {
+            throw DaemonSetupError(message: "cannot use data directory \(configuration.dataDirectory): \(error)")
+        }
+        // Logs how the mail file system is made durable; mailboxes on other file systems are learned as they are used.
+        do {
+            try SyncStrategies.shared.strategy(forDirectory: configuration.mailDirectory)
         } catch {
             throw DaemonSetupError(message: "cannot use data directory \(configuration.dataDirectory): \(error)")
         }
@@ -78,7 +83,8 @@ public struct SwallowDaemon: Sendable {
         _ configuration: SwallowConfiguration, logger: Logger
     ) throws(DaemonSetupError) -> DeliveryJournal? {
         let directory = configuration.journalDirectory
-        let wanted = configuration.journal && POSIXFile.canSyncFileSystem
+        // The journal needs no `syncfs`: its checkpoint takes each mail file system's `SyncStrategy`.
+        let wanted = configuration.journal
         guard wanted || access(directory, F_OK) == 0 else { return nil }
         let journal: DeliveryJournal
         do {

@@ -16,6 +16,10 @@ int swallow_syncfs(int fd);
 #include <stddef.h>
 #include <stdint.h>
 
+/// The type (`f_type`, a magic number such as 0xEF53 for ext2/3/4) of the file system holding `path`, from
+/// `statfs(2)`, which Swift's Glibc module does not export. Returns 0, or -1 with errno set.
+int swallow_statfs_type(const char *path, uint64_t *type);
+
 /// CRC-32C (Castagnoli), as iSCSI and ext4 use it: `crc` is 0 for a fresh checksum, or an earlier result to go on.
 uint32_t swallow_crc32c(uint32_t crc, const void *bytes, size_t count);
 

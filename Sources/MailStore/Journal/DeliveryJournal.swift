@@ -15,9 +15,10 @@ import Synchronization
 /// preallocated file covers a whole round of messages instead of a file and a directory sync each.
 ///
 /// A round appends one record per message (its Maildirs, file name and bytes) and syncs the journal; the messages
-/// are then renamed into `new` without syncs of their own, and acknowledged. A checkpointer syncs the mail file
-/// systems every `checkpointInterval` and then records the last sequence number whose files are durable. After a
-/// crash, `init` delivers again whatever came after the checkpoint (see `JournalReplay`).
+/// are then renamed into `new` without syncs of their own, and acknowledged. Every `checkpointInterval` a
+/// checkpointer makes those Maildir files durable, each file system its own way (see `JournalSyncs`), and then
+/// records the last sequence number whose files are durable. After a crash, `init` delivers again whatever came
+/// after the checkpoint (see `JournalReplay`).
 ///
 /// The journal is a ring of `segmentCount` files of `segmentSize` bytes, zero-filled when first made so that
 /// appending overwrites allocated blocks and needs no metadata commit. A segment is reused once the checkpoint
@@ -70,8 +71,8 @@ public final class DeliveryJournal: Sendable {
         var published: UInt64 = 0
         /// Highest sequence number the checkpoint file holds.
         var checkpointed: UInt64 = 0
-        /// A directory on each file system that received messages since the last checkpoint.
-        var devices: [UInt64: String] = [:]
+        /// What the next checkpoint must make durable: the messages published since the last one.
+        var syncs = JournalSyncs()
     }
 
     /// Opens the journal in `directory` (creating it), delivers what came after the last checkpoint, and starts
@@ -156,35 +157,31 @@ public final class DeliveryJournal: Sendable {
         }
     }
 
-    /// The messages up to `sequence` are in their Maildirs (those on `devices`) or were refused: the next
+    /// The messages up to `sequence` are in their Maildirs (made durable by `syncs`) or were refused: the next
     /// checkpoint may cover them.
-    func published(through sequence: UInt64, devices: [UInt64: String]) {
+    func published(through sequence: UInt64, syncs: JournalSyncs) {
         progress.withLock { progress in
             progress.published = max(progress.published, sequence)
-            progress.devices.merge(devices) { first, _ in first }
+            progress.syncs.merge(syncs)
         }
     }
 
     // MARK: Checkpoints
 
-    /// Syncs every file system that received messages since the last checkpoint, then records the checkpoint.
+    /// Makes durable the messages published since the last checkpoint (see `JournalSyncs`), then records the
+    /// checkpoint.
     func checkpoint() throws(FileError) {
         try checkpointFile.withLock { file throws(FileError) in
-            let (target, devices) = progress.withLock { progress in
-                defer { progress.devices = [:] }
-                return (progress.published, progress.devices)
+            let (target, syncs) = progress.withLock { progress in
+                defer { progress.syncs = JournalSyncs() }
+                return (progress.published, progress.syncs)
             }
             guard target > file.sequence else { return }
             do throws(FileError) {
-                for directory in devices.values {
-                    do throws(FileError) { try POSIXFile.syncFileSystem(holding: directory) } catch {
-                        // Removed with its messages: nothing of it is left to make durable.
-                        if error.code != ENOENT { throw error }
-                    }
-                }
+                try syncs.run()
                 try file.write(target)
             } catch {
-                progress.withLock { $0.devices.merge(devices) { first, _ in first } }
+                progress.withLock { $0.syncs.merge(syncs) }
                 throw error
             }
             progress.withLock { $0.checkpointed = target }

@@ -41,19 +41,9 @@ struct JournalReplay {
     private mutating func target(for name: String, in mailbox: Maildir) throws(MaildirError) -> String {
         let inNew = mailbox.new + "/" + name
         if access(inNew, F_OK) == 0 { return inNew }
-        if curListings[mailbox.path] == nil { curListings[mailbox.path] = Self.messagesByName(in: mailbox.cur) }
+        if curListings[mailbox.path] == nil { curListings[mailbox.path] = mailbox.curFilesByName() }
         if let moved = curListings[mailbox.path]?[name] { return mailbox.cur + "/" + moved }
         return inNew
-    }
-
-    /// `cur`'s files by their name without the `:2,<flags>` info suffix.
-    private static func messagesByName(in directory: String) -> [String: String] {
-        var names: [String: String] = [:]
-        for file in POSIXFile.entries(of: directory) {
-            let base = file.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            names[String(base)] = file
-        }
-        return names
     }
 
     private func write(_ content: [UInt8], to path: String) throws(MaildirError) {
