@@ -1,3 +1,4 @@
+import TestSupport
 import FileSupport
 import Testing
 
@@ -45,10 +46,10 @@ struct SyncStrategyTests {
         let type = try FileSystemType.of(directory.path)
         #expect(type.magic != 0)
         let missing = directory("missing")
-        let error = try #require(throws: FileError.self) { try FileSystemType.of(missing) }
-        #expect(error.operation == "statfs")
-        #expect(error.path == missing)
-        #expect(error.code == ENOENT)
+        let error = #expect(throws: FileError.self) { try FileSystemType.of(missing) }
+        #expect(error?.operation == "statfs")
+        #expect(error?.path == missing)
+        #expect(error?.code == ENOENT)
     }
 
     @Test("fdatasync by path syncs a closed file and names a missing one")

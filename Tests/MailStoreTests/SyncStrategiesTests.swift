@@ -1,3 +1,4 @@
+import TestSupport
 import FileSupport
 import NIOCore
 import Testing
