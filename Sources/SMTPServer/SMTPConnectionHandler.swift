@@ -9,8 +9,9 @@ import SMTPCore
 /// core, which makes every protocol decision) and carries out the actions it returns: writes, closes, TLS, timers
 /// and backend calls. Backend calls are async; while one is out, input stays buffered and reads are held past a
 /// bound, so replies keep their order (RFC 2920) and memory stays bounded.
-final class SMTPConnectionHandler: ChannelDuplexHandler {
+final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -223,6 +224,38 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             heldRead = false
             context.read()
         }
+    }
+
+    // MARK: Handing the connection over
+
+    /// Gives the connection to `successor` (role reversal after TURN or ATRN: the server becomes the client on
+    /// the same TCP connection): this handler leaves the pipeline, and the input it has read but not processed
+    /// goes to `successor` first, as if just read. Everything this handler holds is I/O state, so nothing else
+    /// needs to move; the registry keeps counting the connection until it closes.
+    func handOver(to successor: any ChannelHandler, _ context: ChannelHandlerContext) throws {
+        precondition(!waiting && sink == nil, "handing over during a backend call or a message")
+        timer?.cancel()
+        timer = nil
+        closed = true
+        authTask?.cancel()
+        try context.pipeline.syncOperations.addHandler(successor, position: .after(self))
+        let unread = buffer
+        buffer = ByteBuffer()
+        if unread.readableBytes > 0 {
+            context.fireChannelRead(wrapInboundOut(unread))
+            context.fireChannelReadComplete()
+        }
+        if admitted {
+            admitted = false
+            let session = self.session
+            let registry = self.registry
+            let channel = context.channel
+            let client = connection.clientAddress
+            Task(executorPreference: executor(context)) { await session?.logout() }
+            channel.closeFuture.whenComplete { _ in registry.remove(channel, client: client) }
+        }
+        logger.info("connection handed over", metadata: ["to": "\(type(of: successor))"])
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
     // MARK: Feeding the core

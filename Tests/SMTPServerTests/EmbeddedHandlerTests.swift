@@ -13,11 +13,13 @@ private final class EmbeddedConnection {
     let backend = MemoryBackend()
     private var output = ""
 
+    let handler: SMTPConnectionHandler
+
     init(configure: (inout SMTPServerConfiguration) -> Void = { _ in }) throws {
         var configuration = SMTPServerConfiguration()
         configuration.session.hostname = "mx.example.test"
         configure(&configuration)
-        let handler = SMTPConnectionHandler(
+        handler = SMTPConnectionHandler(
             configuration: configuration, listener: .smtp, backend: backend,
             registry: ConnectionRegistry(maxConnections: 10, maxPerClient: 10),
             throttle: AuthThrottle(limit: 10, window: .seconds(60)),
@@ -25,7 +27,9 @@ private final class EmbeddedConnection {
         channel.remoteAddress = try SocketAddress(ipAddress: "192.0.2.7", port: 40000)
         channel.localAddress = try SocketAddress(ipAddress: "192.0.2.1", port: 25)
         try channel.pipeline.syncOperations.addHandler(handler)
-        channel.pipeline.fireChannelActive()
+        // Connecting makes the channel active (and fires channelActive), so that a close shows in `isActive`.
+        channel.connect(to: channel.remoteAddress!, promise: nil)
+        precondition(channel.isActive)
     }
 
     func send(_ text: String) throws {
@@ -89,5 +93,34 @@ private final class EmbeddedConnection {
         connection.channel.pipeline.fireUserInboundEventTriggered(EvictionEvent())
         #expect(try await connection.replies(1) == ["421 4.7.0 Too many connections; try again later"])
         #expect(!connection.isActive)
+    }
+
+    @Test @MainActor func anotherHandlerCanTakeTheConnectionOver() async throws {
+        let connection = try EmbeddedConnection()
+        _ = try await connection.replies(1)
+        try connection.send("EHLO c\r\n")
+        _ = try await connection.replies(1)
+        // Bytes read but not yet processed (a partial line) go to the successor first, then everything after.
+        try connection.send("250 from the other")
+        let successor = Recorder()
+        let context = try connection.channel.pipeline.syncOperations.context(handlerType: SMTPConnectionHandler.self)
+        try connection.handler.handOver(to: successor, context)
+        try connection.send(" side\r\n")
+        connection.channel.embeddedEventLoop.run()
+        #expect(successor.received == "250 from the other side\r\n")
+        #expect(connection.isActive)
+        #expect(throws: (any Error).self) {
+            try connection.channel.pipeline.syncOperations.context(handlerType: SMTPConnectionHandler.self)
+        }
+    }
+}
+
+/// A handler that keeps what it reads, standing in for the SMTP client of a role reversal.
+private final class Recorder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    var received = ""
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += String(buffer: unwrapInboundIn(data))
     }
 }
