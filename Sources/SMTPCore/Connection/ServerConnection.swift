@@ -159,6 +159,7 @@ public struct ServerConnection: Sendable {
         case .discardingLine:
             if let length = Self.lineLength(in: input, searchingAtMost: input.count) {
                 state = .reading(.command)
+                deadlines.lineStarted = nil
                 return Step(length, nil)
             }
             // Keep a trailing CR: its LF may be in the next read.
@@ -198,8 +199,9 @@ public struct ServerConnection: Sendable {
         let limit = machine.lineLimit(forLineStarting: input.prefix(5))
         guard let length = Self.lineLength(in: input, searchingAtMost: limit) else {
             if input.count >= limit {
+                // The line goes on until its CRLF, and so does its deadline.
                 state = .reading(.discardingLine)
-                deadlines.lineStarted = nil
+                if deadlines.lineStarted == nil { deadlines.lineStarted = now }
                 return Step(0, commandAllowed(at: now) ?? perform(machine.lineTooLong(), at: now))
             }
             if inputEnded { return Step(0, close([], .endOfInput)) }
