@@ -1,0 +1,56 @@
+import MailQueue
+import SMTPClient
+import SMTPCore
+
+/// How the delivery worker sends queued mail. Plain values with defaults.
+public struct DeliveryConfiguration: Sendable {
+    /// A host that takes all outbound mail instead of the recipients' MX hosts.
+    public struct Smarthost: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The EHLO name and the reporting MTA of bounces.
+    public var hostname: String
+    /// The SMTP port of MX hosts (25; tests use others).
+    public var port: Int
+    public var smarthost: Smarthost?
+    /// STARTTLS when offered, without certificate verification (as Postfix's `smtp_tls_security_level = may`).
+    public var security: SMTPClientConfiguration.Security
+    public var timeouts: ClientTimeouts
+    public var retry: RetrySchedule
+    /// Messages in delivery at once.
+    public var concurrency: Int
+    /// How long a claim on a message lasts before another worker may take it over (seconds).
+    public var lease: Double
+    /// The longest the worker sleeps before looking at the queue again (seconds).
+    public var pollInterval: Double
+    /// Seconds to wait for a TCP connection to a mail host.
+    public var connectTimeout: Double
+    /// More `Received:` headers than this bounce the message as a loop (5.4.6), as Postfix's `hopcount_limit`.
+    public var maximumHops: Int
+
+    public init(
+        hostname: String, port: Int = 25, smarthost: Smarthost? = nil,
+        security: SMTPClientConfiguration.Security = .startTLSIfOffered, timeouts: ClientTimeouts = ClientTimeouts(),
+        retry: RetrySchedule = RetrySchedule(), concurrency: Int = 20, connectTimeout: Double = 30,
+        lease: Double = 3600, pollInterval: Double = 1, maximumHops: Int = 50
+    ) {
+        self.connectTimeout = connectTimeout
+        self.hostname = hostname
+        self.port = port
+        self.smarthost = smarthost
+        self.security = security
+        self.timeouts = timeouts
+        self.retry = retry
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.pollInterval = pollInterval
+        self.maximumHops = maximumHops
+    }
+}

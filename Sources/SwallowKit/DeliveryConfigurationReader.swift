@@ -1,0 +1,66 @@
+import DNSResolver
+import SMTPServer
+import TOMLKit
+
+extension TableReader {
+    /// `[delivery]`; see `DeliverySettings`.
+    func readDelivery(_ table: TOMLTable) throws(ConfigurationError) -> DeliverySettings {
+        try checkKeys(
+            table,
+            allowed: [
+                "nameservers", "dns_timeout", "port", "smarthost", "tls", "retry_initial", "retry_maximum", "lifetime",
+                "concurrency", "greeting_timeout", "command_timeout", "data_timeout", "data_end_timeout",
+                "connect_timeout",
+            ],
+            prefix: "delivery.")
+        var settings = DeliverySettings()
+        if let value = table["nameservers"] {
+            let list: [String]
+            if let one = value.string { list = [one] } else { list = try strings(value, "delivery.nameservers") }
+            for (index, server) in list.enumerated() where ResolverConfiguration.nameserver(server) == nil {
+                throw fail("delivery.nameservers[\(index)]", "\"\(server)\" is not an IP address with an optional port")
+            }
+            settings.nameservers = list
+        }
+        settings.dnsTimeout =
+            try seconds(table, "dns_timeout", "delivery.dns_timeout", range: 0.01...300) ?? settings.dnsTimeout
+        settings.port = try integer(table, "port", "delivery.port", range: 1...65535) ?? settings.port
+        if let smarthost = try string(table, "smarthost", "delivery.smarthost") {
+            guard let parsed = ListenAddress(parsing: smarthost), parsed.port > 0 else {
+                throw fail("delivery.smarthost", "\"\(smarthost)\" is not HOST:PORT")
+            }
+            settings.smarthost = smarthost
+        }
+        if let tls = try string(table, "tls", "delivery.tls") {
+            guard ["none", "opportunistic", "required"].contains(tls) else {
+                throw fail("delivery.tls", "must be \"none\", \"opportunistic\" or \"required\", not \"\(tls)\"")
+            }
+            settings.tls = tls
+        }
+        let long = 0.01...(365.0 * 86_400)
+        settings.retryInitial =
+            try seconds(table, "retry_initial", "delivery.retry_initial", range: long) ?? settings.retryInitial
+        settings.retryMaximum =
+            try seconds(table, "retry_maximum", "delivery.retry_maximum", range: long) ?? settings.retryMaximum
+        settings.lifetime = try seconds(table, "lifetime", "delivery.lifetime", range: long) ?? settings.lifetime
+        if settings.retryMaximum < settings.retryInitial {
+            throw fail("delivery.retry_maximum", "must not be less than delivery.retry_initial")
+        }
+        settings.concurrency =
+            try integer(table, "concurrency", "delivery.concurrency", range: 1...1000) ?? settings.concurrency
+        let timeout = 0.01...86_400.0
+        settings.greetingTimeout =
+            try seconds(table, "greeting_timeout", "delivery.greeting_timeout", range: timeout)
+            ?? settings.greetingTimeout
+        settings.commandTimeout =
+            try seconds(table, "command_timeout", "delivery.command_timeout", range: timeout) ?? settings.commandTimeout
+        settings.dataTimeout =
+            try seconds(table, "data_timeout", "delivery.data_timeout", range: timeout) ?? settings.dataTimeout
+        settings.dataEndTimeout =
+            try seconds(table, "data_end_timeout", "delivery.data_end_timeout", range: timeout)
+            ?? settings.dataEndTimeout
+        settings.connectTimeout =
+            try seconds(table, "connect_timeout", "delivery.connect_timeout", range: timeout) ?? settings.connectTimeout
+        return settings
+    }
+}

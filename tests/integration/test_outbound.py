@@ -1,0 +1,194 @@
+"""Outbound delivery end to end, on loopback only: an authenticated user submits mail for `remote.test`, whose MX
+(served by a dnslib server the test starts) is an aiosmtpd peer; Swallow queues it, routes it and delivers it.
+Permanent failures come back as RFC 3464 bounces in the sender's Maildir; temporary ones are retried."""
+
+import email
+import email.policy
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ALICE, BOB, PASSWORDS, expect, make_message
+from outbound_peers import LoopbackDNS, LoopbackPeer
+
+ALICE_PW = PASSWORDS[ALICE]
+
+ZONE = [
+    "remote.test. 60 IN MX 10 mx.remote.test.",
+    "mx.remote.test. 60 IN A 127.0.0.1",
+    "nullmx.test. 60 IN MX 0 .",
+    "alias.test. 60 IN CNAME remote.test.",
+    "implicit.test. 60 IN A 127.0.0.1",
+]
+
+
+@pytest.fixture
+def peers():
+    with LoopbackDNS(ZONE, {"servfail.test": "SERVFAIL"}) as dns, LoopbackPeer() as peer:
+        yield dns, peer
+
+
+def relay_server(auth_server_factory, dns, peer, **delivery):
+    settings = {"nameservers": [dns.address], "port": peer.port, "retry_initial": 1, "retry_maximum": 2,
+                "dns_timeout": 2, "greeting_timeout": 10, "command_timeout": 10}
+    settings.update(delivery)
+    return auth_server_factory({"delivery": settings})
+
+
+def submit(srv, recipients: list[str], message: bytes, sender: str = ALICE):
+    with srv.connect_submission() as c:
+        c.start_tls()
+        c.login(ALICE, ALICE_PW)
+        expect(c.transaction(sender, recipients, message), 250)
+
+
+def wait_bounce(srv, timeout: float = 15.0) -> email.message.EmailMessage:
+    files = srv.wait_delivered("alice", 1, timeout=timeout)
+    return email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+
+
+def delivery_status(bounce) -> list[dict[str, str]]:
+    """The per-recipient groups of the message/delivery-status part, as dicts of field → value."""
+    assert bounce.get_content_type() == "multipart/report"
+    assert bounce.get_param("report-type") == "delivery-status"
+    part = next(p for p in bounce.walk() if p.get_content_type() == "message/delivery-status")
+    groups = part.get_payload()
+    return [{k.lower(): str(v) for k, v in group.items()} for group in groups[1:]]
+
+
+def test_mail_for_another_domain_goes_to_its_mx(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    message = make_message(subject="outbound", body=".a line with a leading dot\r\nsecond line")
+    submit(srv, ["carol@remote.test", BOB, "dave@REMOTE.test"], message)
+    received = peer.wait_messages(1)
+    sender, recipients, content = received[0]
+    assert sender == ALICE
+    assert sorted(recipients) == ["carol@remote.test", "dave@REMOTE.test"]
+    # The message arrives as submitted, below Swallow's trace header; the local copy went to bob's Maildir.
+    assert content.endswith(message)
+    assert content.startswith(b"Received: ")
+    assert len(srv.wait_delivered("bob", 1)) == 1
+    assert ("remote.test", "MX") in dns.resolver.queries
+    time.sleep(0.5)
+    assert len(peer.handler.messages) == 1, "delivered once"
+    assert "to=<carol@remote.test> relay=mx.remote.test[127.0.0.1]" in srv.logs(20000)
+    assert "status=sent" in srv.logs(20000)
+
+
+def test_implicit_mx_and_cname(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    submit(srv, ["x@implicit.test"], make_message(subject="implicit"))
+    submit(srv, ["y@alias.test"], make_message(subject="cname"))
+    received = peer.wait_messages(2)
+    assert sorted(r for _, rs, _ in received for r in rs) == ["x@implicit.test", "y@alias.test"]
+
+
+def test_permanent_failure_bounces_to_the_sender(auth_server_factory, peers):
+    dns, peer = peers
+    peer.handler.replies["nobody"] = "550 5.1.1 No such user here"
+    srv = relay_server(auth_server_factory, dns, peer)
+    message = make_message(subject="will bounce", msgid="<bounce-me@client.test>")
+    submit(srv, ["nobody@remote.test", "carol@remote.test"], message)
+    peer.wait_messages(1)
+    bounce = wait_bounce(srv)
+    assert bounce["To"].addresses[0].addr_spec == "alice@example.test"
+    groups = delivery_status(bounce)
+    assert len(groups) == 1
+    assert groups[0]["final-recipient"] == "rfc822; nobody@remote.test"
+    assert groups[0]["action"] == "failed"
+    assert groups[0]["status"] == "5.1.1"
+    assert "550 5.1.1 No such user here" in groups[0]["diagnostic-code"]
+    returned = next(p for p in bounce.walk() if p.get_content_type() == "message/rfc822")
+    assert returned.get_payload()[0]["Message-ID"] == "<bounce-me@client.test>"
+    stored = srv.maildir("alice")[0].read_bytes()
+    assert stored.startswith(b"Return-Path: <>\r\n")
+    assert b"status=bounced" in srv.logs(20000).encode()
+
+
+def test_temporary_failure_is_retried(auth_server_factory, peers):
+    dns, peer = peers
+    peer.handler.temporary["later"] = 2
+    srv = relay_server(auth_server_factory, dns, peer)
+    submit(srv, ["later@remote.test"], make_message(subject="retry"))
+    received = peer.wait_messages(1, timeout=20)
+    assert received[0][1] == ["later@remote.test"]
+    assert peer.handler.rcpt_attempts["later"] == 3
+    assert "status=deferred" in srv.logs(20000)
+    time.sleep(2.5)
+    assert len(peer.handler.messages) == 1
+    assert srv.maildir("alice") == [], "no bounce for mail that was delivered"
+
+
+@pytest.mark.parametrize("domain, status", [("nullmx.test", "5.1.10"), ("nowhere.test", "5.1.2")])
+def test_domains_that_take_no_mail_bounce_at_once(auth_server_factory, peers, domain, status):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    submit(srv, [f"x@{domain}"], make_message(subject=domain))
+    groups = delivery_status(wait_bounce(srv))
+    assert groups[0]["status"] == status
+    assert peer.handler.messages == []
+
+
+def test_dns_failure_defers_and_expiry_bounces(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer, lifetime=3)
+    submit(srv, ["x@servfail.test"], make_message(subject="servfail"))
+    bounce = wait_bounce(srv, timeout=20)
+    groups = delivery_status(bounce)
+    assert groups[0]["action"] == "failed"
+    assert groups[0]["status"].startswith("4.")
+    assert "expired" in bounce.get_body(("plain",)).get_content()
+    assert "status=deferred" in srv.logs(20000)
+
+
+def test_null_sender_gets_no_bounce(auth_server_factory, peers):
+    dns, peer = peers
+    peer.handler.replies["nobody"] = "550 5.1.1 No such user here"
+    srv = relay_server(auth_server_factory, dns, peer)
+    with srv.connect_submission() as c:
+        c.start_tls()
+        c.login(ALICE, ALICE_PW)
+        expect(c.cmd("MAIL FROM:<>"), 553)  # an authenticated user may not send as <>: nothing to bounce to
+    submit(srv, ["nobody@remote.test"], make_message(subject="x"))
+    wait_bounce(srv)  # the bounce of alice's message, from <>, is not bounced again
+    time.sleep(1.5)
+    assert len(srv.maildir("alice")) == 1
+
+
+def test_queued_mail_survives_a_restart(auth_server_factory, peers):
+    dns, peer = peers
+    # The peer refuses for now; the first retry comes after the restart.
+    peer.handler.temporary["carol"] = 1
+    srv = relay_server(auth_server_factory, dns, peer, retry_initial=3, retry_maximum=3)
+    submit(srv, ["carol@remote.test"], make_message(subject="restart"))
+    deadline = time.monotonic() + 10
+    while peer.handler.rcpt_attempts.get("carol", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.kill()
+    srv.start()
+    received = peer.wait_messages(1, timeout=20)
+    assert received[0][1] == ["carol@remote.test"]
+
+
+def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    with srv.connect() as c:
+        c.start()
+        expect(c.cmd("MAIL FROM:<alice@example.test>"), 250)
+        expect(c.cmd("RCPT TO:<carol@remote.test>"), 550, "5.7.1")
+
+
+def test_the_readme_example_sends_a_message(server):
+    binary = Path(os.environ.get("SWALLOW_BIN", ".build/debug/swallow")).parent / "SendMail"
+    if not binary.exists():
+        pytest.skip("the SendMail example is not built")
+    done = subprocess.run([str(binary), "127.0.0.1", str(server.port)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "<bob@example.test>: 250 2.0.0" in done.stdout
+    assert len(server.wait_delivered("bob", 1)) == 1
