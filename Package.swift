@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "SMTPClient", targets: ["SMTPClient"]),
+        .library(name: "DNSCore", targets: ["DNSCore"]),
         .library(name: "MailStore", targets: ["MailStore"]),
         .library(name: "SwallowKit", targets: ["SwallowKit"]),
         .executable(name: "swallow", targets: ["swallow"]),
@@ -166,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "SMTPClientTests",
             dependencies: [
-                "SMTPClient", "SMTPCore", "SMTPServer", "SwallowTLS",
+                "SMTPClient", "SMTPCore", "SMTPServer", "SwallowTLS", "SwallowKit", "SMTPAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -174,6 +175,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "DNSCoreTests", dependencies: ["DNSCore"], swiftSettings: strict),
+        .testTarget(
+            name: "DNSResolverTests",
+            dependencies: [
+                "DNSResolver", "DNSCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "MailQueueTests", dependencies: ["MailQueue", "SMTPCore"], swiftSettings: strict),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "CFileSupport"], swiftSettings: strict),

@@ -21,7 +21,7 @@ public struct ResolverConfiguration: Sendable {
         for line in text.split(whereSeparator: { $0 == "\n" }) {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 2, words[0] == "nameserver" else { continue }
-            // A scoped IPv6 address (fe80::1%eth0) is skipped: SocketAddress cannot carry the scope.
+            // Lines that are not an IP address are skipped, as glibc does.
             if let address = try? SocketAddress(ipAddress: String(words[1]), port: 53) { servers.append(address) }
         }
         return servers.isEmpty ? [try! SocketAddress(ipAddress: "127.0.0.1", port: 53)] : servers
