@@ -1,30 +1,19 @@
-// Sends one message with SMTPClient to a local Swallow (`swift run swallow`), as the README shows:
-// `swift run SendMail [HOST] [PORT]`.
+// Sends one message with SMTPClient to a local Swallow (`swift run swallow`): `swift run SendMail [PORT]`.
+// The README shows this program from `import` on.
 import NIOCore
 import SMTPClient
 import SMTPCore
 
-let host = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "127.0.0.1"
-let port = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 2525 : 2525
+let port = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 2525 : 2525
 
-let message = """
-    From: Alice <alice@example.test>\r
-    To: Bob <bob@example.test>\r
-    Subject: Hello from SMTPClient\r
-    \r
-    Sent with Swallow's SMTPClient.\r
-
-    """
-
-// Plaintext is for a server on loopback; the default configuration uses STARTTLS when offered and verifies the
-// server's certificate.
+// Plaintext suits a server on loopback; the default, `.startTLSIfOffered`, verifies the server's certificate.
 let connection = try await SMTPClientConnection.connect(
-    host: host, port: port,
+    host: "127.0.0.1", port: port,
     configuration: SMTPClientConfiguration(heloName: "client.example.test", security: .plaintext))
 let result = try await connection.send(
     from: .mailbox(Mailbox(localPart: "alice", domain: "example.test")),
     to: [Recipient(path: .mailbox(Mailbox(localPart: "bob", domain: "example.test")))],
-    message: ByteBuffer(string: message))
+    message: ByteBuffer(string: "Subject: Hello from SMTPClient\r\n\r\nSent with Swallow's SMTPClient.\r\n"))
 for recipient in result.recipients {
     print("\(recipient.recipient.path): \(recipient.reply)")
 }
