@@ -184,6 +184,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "OutboundDeliveryTests", dependencies: ["OutboundDelivery"], swiftSettings: strict),
         .testTarget(name: "MailQueueTests", dependencies: ["MailQueue", "SMTPCore"], swiftSettings: strict),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),
         .testTarget(name: "FileSupportTests", dependencies: ["FileSupport", "CFileSupport"], swiftSettings: strict),

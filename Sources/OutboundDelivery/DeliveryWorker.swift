@@ -40,29 +40,47 @@ public struct DeliveryWorker: Service {
         self.now = now
     }
 
-    /// Claims due messages in batches of at most `concurrency`, delivers a batch concurrently, and sleeps until
-    /// the next message is due (at most `pollInterval`). Stops at graceful shutdown.
+    /// Keeps up to `concurrency` messages in delivery: claims due ones whenever a delivery ends or the poll timer
+    /// fires (at the next due time, at most `pollInterval` away). Stops claiming at graceful shutdown and lets the
+    /// deliveries in flight finish (each bounded by its timeouts).
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let claimed: [QueuedMessage]
-                do {
-                    claimed = try await queue.claim(
-                        now: now(), limit: configuration.concurrency, lease: configuration.lease)
-                } catch {
-                    logger.error("cannot read the outbound queue", metadata: ["error": "\(error)"])
-                    claimed = []
-                }
-                if claimed.isEmpty {
-                    let due = await queue.nextDue().map { $0 - now() } ?? configuration.pollInterval
-                    let wait = min(configuration.pollInterval, max(0.01, due))
-                    try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
-                    continue
-                }
-                await withTaskGroup(of: Void.self) { group in
-                    for message in claimed { group.addTask { await attempt(message) } }
+            await withTaskGroup(of: Bool.self) { group in
+                var running = 0
+                var timerRunning = false
+                while !Task.isCancelled {
+                    if running < configuration.concurrency {
+                        let claimed = await claim(configuration.concurrency - running)
+                        for message in claimed {
+                            group.addTask {
+                                await attempt(message)
+                                return true
+                            }
+                        }
+                        running += claimed.count
+                    }
+                    if !timerRunning {
+                        let due = await queue.nextDue().map { $0 - now() } ?? configuration.pollInterval
+                        let wait = min(configuration.pollInterval, max(0.01, due))
+                        group.addTask {
+                            try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                            return false
+                        }
+                        timerRunning = true
+                    }
+                    guard let deliveryEnded = await group.next() else { break }
+                    if deliveryEnded { running -= 1 } else { timerRunning = false }
                 }
             }
+        }
+    }
+
+    private func claim(_ limit: Int) async -> [QueuedMessage] {
+        do {
+            return try await queue.claim(now: now(), limit: limit, lease: configuration.lease)
+        } catch {
+            logger.error("cannot read the outbound queue", metadata: ["error": "\(error)"])
+            return []
         }
     }
 

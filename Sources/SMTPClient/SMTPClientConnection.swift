@@ -96,6 +96,44 @@ public actor SMTPClientConnection {
         return connection
     }
 
+    /// Starts a client session on a connection that is already open, as after ATRN or TURN (RFC 2645), where the
+    /// side that was the server becomes the client on the same TCP connection: adds the reply reader to the
+    /// pipeline (whose other inbound handlers must be gone), turns `autoRead` on, waits for the peer's 220 and says
+    /// EHLO. Bytes the previous owner read but did not use go in `buffered`; to lose none, hand the channel over
+    /// with `autoRead` off. Use `security: .implicitTLS` when the connection is already encrypted.
+    public static func adopt(
+        _ channel: any Channel, buffered: ByteBuffer? = nil, serverName: String? = nil,
+        configuration: SMTPClientConfiguration
+    ) async throws(SMTPClientError) -> SMTPClientConnection {
+        let sslContext: NIOSSLContext?
+        do {
+            sslContext =
+                configuration.security == .plaintext || configuration.security == .implicitTLS
+                ? nil : try NIOSSLContext(configuration: configuration.tls)
+        } catch {
+            throw .tls("\(error)")
+        }
+        var parser = ReplyParser(
+            maximumLineLength: configuration.maximumReplyLineLength, maximumLines: configuration.maximumReplyLines)
+        if let buffered { parser.append(buffered.readableBytesView) }
+        let reader: NIOLoopBound<ReplyReader>
+        do {
+            reader = try await channel.eventLoop.submit { [parser] in
+                let reader = ReplyReader(parser: parser)
+                try channel.pipeline.syncOperations.addHandler(reader)
+                try channel.syncOptions?.setOption(.autoRead, value: true)
+                channel.read()
+                return NIOLoopBound(reader, eventLoop: channel.eventLoop)
+            }.get()
+        } catch {
+            throw .connectionFailed("cannot take over the connection: \(error)")
+        }
+        let connection = SMTPClientConnection(
+            channel: channel, reader: reader, configuration: configuration, serverName: serverName)
+        try await connection.open(sslContext: sslContext)
+        return connection
+    }
+
     private var sslContext: NIOSSLContext?
 
     private func open(sslContext: NIOSSLContext?) async throws(SMTPClientError) {

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import NIOSSL
 import SMTPClient
 import SMTPCore
@@ -106,6 +107,22 @@ struct SMTPClientTests {
             // The session is still usable.
             let small = try await connection.send(from: alice, to: [to("bob")], message: ByteBuffer(string: message))
             #expect(small.recipients[0].isDelivered)
+            await connection.quit()
+        }
+    }
+
+    /// As after ATRN: a connection opened by someone else becomes a client session.
+    @Test func adoptsAnOpenConnection() async throws {
+        try await withSwallow { port, _, backend in
+            // Handed over with autoRead off, so that the greeting waits for the new owner.
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelOption(.autoRead, value: false)
+                .connect(host: "127.0.0.1", port: port).get()
+            let connection = try await SMTPClientConnection.adopt(channel, configuration: configuration(.plaintext))
+            #expect(await connection.greeting?.code == 220)
+            let result = try await connection.send(from: alice, to: [to("bob")], message: ByteBuffer(string: message))
+            #expect(result.recipients[0].isDelivered)
+            #expect(backend.messages.count == 1)
             await connection.quit()
         }
     }
