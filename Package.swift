@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
         .library(name: "SMTPClient", targets: ["SMTPClient"]),
         .library(name: "DNSCore", targets: ["DNSCore"]),
+        .library(name: "SMTPAuth", targets: ["SMTPAuth"]),
         .library(name: "MailStore", targets: ["MailStore"]),
         .library(name: "SwallowKit", targets: ["SwallowKit"]),
         .executable(name: "swallow", targets: ["swallow"]),

@@ -155,13 +155,36 @@ public actor SMTPClientConnection {
             throw .authenticationFailed(
                 Reply(504, .init(5, 5, 4), "No common AUTH mechanism; server offers \(extensions.authMechanisms)"))
         }
-        var sasl = ClientSASL(mechanism: chosen, user: user, password: password)
-        var action = machine.authenticate(mechanism: chosen.rawValue, initialResponse: sasl.initialResponse)
+        try await authenticate(using: ClientSASL(mechanism: chosen, user: user, password: password))
+    }
+
+    /// Authenticates with any SASL mechanism, such as SMTPAuth's `SCRAMClient` for SCRAM-SHA-256. The caller
+    /// decides whether the session is safe enough (`isTLS`).
+    public func authenticate(using mechanism: some SASLClientMechanism) async throws(SMTPClientError) {
+        var sasl = mechanism
+        var action = machine.authenticate(mechanism: sasl.name, initialResponse: sasl.initialResponse())
+        var cancelled = false
         while true {
             switch try await drive(action) {
-            case .authChallenge(let challenge): action = machine.authRespond(sasl.respond(to: challenge))
+            case .authChallenge(let challenge):
+                if let answer = sasl.respond(to: challenge) {
+                    action = machine.authRespond(answer)
+                } else {
+                    cancelled = true
+                    action = machine.authCancel()
+                }
             case .authFinished(let reply):
+                if cancelled {
+                    throw .authenticationFailed(
+                        Reply(535, .init(5, 7, 8), "Authentication abandoned: the server's challenge was not valid"))
+                }
                 guard reply.code == 235 else { throw .authenticationFailed(reply) }
+                guard sasl.acceptsSuccess else {
+                    // The server said yes without proving it knows the credentials: not the server we meant.
+                    await close()
+                    throw .authenticationFailed(
+                        Reply(535, .init(5, 7, 8), "The server did not prove its identity (\(sasl.name))"))
+                }
                 return
             case let other: throw .sessionEnded(Reply(451, .init(4, 5, 0), "Unexpected client state \(other)"))
             }

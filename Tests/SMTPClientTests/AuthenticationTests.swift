@@ -21,7 +21,7 @@ struct AuthenticationTests {
         try UsersFile(path: usersFile).set(
             Self.user,
             credential: .derive(password: Self.password, iterations: SCRAMCredential.allowedIterations.lowerBound))
-        let authenticator = LocalAuthenticator(usersFile: usersFile, mechanisms: ["PLAIN", "LOGIN"])
+        let authenticator = LocalAuthenticator(usersFile: usersFile, mechanisms: ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
         try await withSwallow({ $0.authenticator = authenticator }) { port, certificate, _ in
             try await body(port, certificate)
         }
@@ -39,7 +39,7 @@ struct AuthenticationTests {
     func authenticatesInsideTLS(mechanism: ClientSASL.Mechanism) async throws {
         try await withAuthServer { port, certificate in
             let connection = try await connect(port, certificate)
-            #expect(await connection.extensions.authMechanisms == ["PLAIN", "LOGIN"])
+            #expect(await connection.extensions.authMechanisms == ["PLAIN", "LOGIN", "SCRAM-SHA-256"])
             try await connection.authenticate(user: Self.user, password: Self.password, mechanism: mechanism)
             let result = try await connection.send(
                 from: .mailbox(Mailbox(localPart: "alice", domain: "example.test")),
@@ -47,6 +47,19 @@ struct AuthenticationTests {
                 message: ByteBuffer(string: "Subject: x\r\n\r\nhi\r\n"))
             #expect(result.recipients[0].isDelivered)
             await connection.quit()
+        }
+    }
+
+    @Test func authenticatesWithSCRAM() async throws {
+        try await withAuthServer { port, certificate in
+            let connection = try await connect(port, certificate)
+            try await connection.authenticate(using: SCRAMClient(user: Self.user, password: Self.password))
+            await connection.quit()
+            let again = try await connect(port, certificate)
+            await #expect(throws: SMTPClientError.authenticationFailed(.authFailed)) {
+                try await again.authenticate(using: SCRAMClient(user: Self.user, password: "wrong"))
+            }
+            await again.quit()
         }
     }
 

@@ -32,6 +32,8 @@ def peers():
 
 
 def relay_server(auth_server_factory, dns, peer, **delivery):
+    """A Swallow with alice and bob that delivers other domains through `dns` to `peer` (anything with a
+    `port`)."""
     settings = {"nameservers": [dns.address], "port": peer.port, "retry_initial": 1, "retry_maximum": 2,
                 "dns_timeout": 2, "greeting_timeout": 10, "command_timeout": 10}
     settings.update(delivery)
@@ -77,6 +79,22 @@ def test_mail_for_another_domain_goes_to_its_mx(auth_server_factory, peers):
     assert len(peer.handler.messages) == 1, "delivered once"
     assert "to=<carol@remote.test> relay=mx.remote.test[127.0.0.1]" in srv.logs(20000)
     assert "status=sent" in srv.logs(20000)
+
+
+def test_one_swallow_delivers_to_another(auth_server_factory, server_factory, peers):
+    dns, _ = peers
+    receiver = server_factory({"hostname": "mx.remote.test", "domains": {"remote.test": {"mailboxes": ["carol"]}}})
+    sender = relay_server(auth_server_factory, dns, receiver)
+    message = make_message(subject="swallow to swallow", body="caf\u00e9 \u2014 8-bit body\r\n.dot")
+    submit(sender, ["carol@remote.test"], message)
+    stored = receiver.wait_delivered("carol", 1, domain="remote.test", timeout=15)[0].read_bytes()
+    # Byte-exact below the trace headers: the receiver's Return-Path and Received, then the sender's Received.
+    assert stored.endswith(b"\r\n" + message)
+    head = stored[: len(stored) - len(message)]
+    assert head.startswith(b"Return-Path: <alice@example.test>\r\nReceived: from mx.example.test")
+    assert b"with ESMTPS" in head, "opportunistic STARTTLS was used"
+    assert head.count(b"Received: ") == 2
+    assert "tls=yes" in sender.logs(20000)
 
 
 def test_implicit_mx_and_cname(auth_server_factory, peers):

@@ -152,6 +152,13 @@ public struct ClientStateMachine: Sendable {
         return .send([.authResponse(response)])
     }
 
+    /// Gives up the SASL exchange in progress (`*`); the server's reply (501) then ends it.
+    public mutating func authCancel() -> ClientAction {
+        guard case .auth = state, awaiting == nil else { return fail(Self.outOfSequence) }
+        awaiting = .command
+        return .send([.authCancel])
+    }
+
     /// Starts a transaction. What the server cannot take is refused here, for every recipient, with a permanent
     /// local reply and nothing sent: UTF-8 addresses without SMTPUTF8 (RFC 6531 §3.2), an 8-bit body without
     /// 8BITMIME (no down-conversion), a body over the SIZE limit (RFC 1870).
