@@ -23,11 +23,33 @@ public struct DeliveryStatusReport: Sendable {
     public func bounce(for message: QueuedMessage, failed: [QueuedRecipient], original: [UInt8], expired: Bool)
         -> [UInt8]
     {
+        let intro =
+            expired
+            ? "Your message could not be delivered to the recipients below before it expired from the queue.\n"
+            : "Your message could not be delivered to the recipients below; the receiving servers refused it.\n"
+        return render(
+            message, failed, original: original, subject: "Undelivered Mail Returned to Sender", intro: intro,
+            action: "failed")
+    }
+
+    /// The success report for recipients that asked for one (`NOTIFY=SUCCESS`) and whose message went to a server
+    /// that does not offer DSN: Swallow's responsibility ends there, so it reports `relayed` (RFC 3461 §6.2.3.1).
+    public func relayed(for message: QueuedMessage, recipients: [QueuedRecipient], original: [UInt8]) -> [UInt8] {
+        render(
+            message, recipients, original: original, subject: "Successful Mail Delivery Report",
+            intro: "Your message was relayed to the recipients below, whose servers send no further reports.\n",
+            action: "relayed")
+    }
+
+    private func render(
+        _ message: QueuedMessage, _ failed: [QueuedRecipient], original: [UInt8], subject: String, intro: String,
+        action: String
+    ) -> [UInt8] {
         let boundary = "\(token)/\(reportingMTA)"
         var text = """
             From: Mail Delivery System <MAILER-DAEMON@\(reportingMTA)>
             To: <\(message.sender)>
-            Subject: Undelivered Mail Returned to Sender
+            Subject: \(subject)
             Date: \(date)
             Message-ID: <\(token)@\(reportingMTA)>
             Auto-Submitted: auto-replied
@@ -43,11 +65,7 @@ public struct DeliveryStatusReport: Sendable {
             This is the mail system at \(reportingMTA).
 
             """
-        text +=
-            expired
-            ? "Your message could not be delivered to the recipients below before it expired from the queue.\n"
-            : "Your message could not be delivered to the recipients below; the receiving servers refused it.\n"
-        text += "\n"
+        text += intro + "\n"
         for recipient in failed {
             text += "<\(recipient.address)>: \(recipient.lastHost.map { "host \($0) said: " } ?? "")"
             text += "\(recipient.lastReply?.description ?? "no reply")\n"
@@ -68,8 +86,8 @@ public struct DeliveryStatusReport: Sendable {
             if let original = recipient.originalRecipient {
                 text += "Original-Recipient: \(Self.clean(original.replacingFirst(";", with: "; ")))\n"
             }
-            text += "Action: failed\n"
-            text += "Status: \(recipient.lastReply?.status ?? "5.0.0")\n"
+            text += "Action: \(action)\n"
+            text += "Status: \(recipient.lastReply?.status ?? (action == "failed" ? "5.0.0" : "2.0.0"))\n"
             if let host = recipient.lastHost, let name = host.split(separator: "[").first {
                 text += "Remote-MTA: dns; \(Self.clean(String(name)))\n"
             }
@@ -82,7 +100,7 @@ public struct DeliveryStatusReport: Sendable {
 
             --\(boundary)
             Content-Type: \(headersOnly ? "text/rfc822-headers" : "message/rfc822")
-            Content-Description: \(headersOnly ? "Headers of the undelivered message" : "Undelivered message")
+            Content-Description: \(headersOnly ? "Headers of the message" : "The message")
 
 
             """

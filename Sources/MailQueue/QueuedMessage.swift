@@ -22,11 +22,14 @@ public struct QueuedMessage: Sendable, Hashable, Codable {
     /// The body's size in octets and whether it has 8-bit octets (it then needs 8BITMIME downstream).
     public var size: Int
     public var eightBit: Bool
+    /// Submitted with `SMTPUTF8` (RFC 6531): passed on, and refused by a next hop without it.
+    public var smtpUTF8: Bool
 
     public init(
         id: String, sender: String, recipients: [QueuedRecipient], arrival: Double, size: Int, eightBit: Bool,
-        envelopeID: String? = nil, dsnReturn: String? = nil, authenticatedUser: String? = nil
+        smtpUTF8: Bool = false, envelopeID: String? = nil, dsnReturn: String? = nil, authenticatedUser: String? = nil
     ) {
+        self.smtpUTF8 = smtpUTF8
         self.id = id
         self.sender = sender
         self.recipients = recipients

@@ -99,6 +99,7 @@ public struct DeliveryWorker: Service {
             return
         }
         let before = message.recipients.map(\.status)
+        var relayed: [Int] = []
         if Self.countReceived(body) > configuration.maximumHops {
             let loop = Reply(554, .init(5, 4, 6), "Mail forwarding loop: too many Received headers")
             for index in message.recipients.indices where message.recipients[index].status == .pending {
@@ -110,7 +111,7 @@ public struct DeliveryWorker: Service {
                 byDomain[recipient.domain, default: []].append(index)
             }
             for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-                await deliver(&message, indices, domain: domain, body: body, started: started)
+                relayed += await deliver(&message, indices, domain: domain, body: body, started: started)
             }
         }
         let expired = configuration.retry.hasExpired(arrival: message.arrival, now: now())
@@ -125,6 +126,7 @@ public struct DeliveryWorker: Service {
             before[$0] == .pending && message.recipients[$0].status == .failed
         }.map { message.recipients[$0] }
         await bounce(message, newlyFailed, body: body, expired: expired)
+        await reportRelayed(message, relayed.map { message.recipients[$0] }, body: body)
         do {
             if message.isFinished {
                 try await queue.complete(message.id)
@@ -139,11 +141,11 @@ public struct DeliveryWorker: Service {
 
     // MARK: One domain
 
+    /// Delivers to the recipients `indices` of one domain; returns those delivered that asked for a success report
+    /// from a server that will not send one (it does not offer DSN).
     private func deliver(
         _ message: inout QueuedMessage, _ indices: [Int], domain: String, body: [UInt8], started: Double
-    )
-        async
-    {
+    ) async -> [Int] {
         let hosts: [(name: String, address: SocketAddress)]
         switch await route(domain) {
         case .hosts(let found):
@@ -154,18 +156,19 @@ public struct DeliveryWorker: Service {
             for index in indices {
                 settle(&message, index, StoredReply(reply), host: nil, tls: false, started: started)
             }
-            return
+            return []
         case .temporaryFailure(let reason):
             for index in indices {
                 settle(
                     &message, index, StoredReply(Reply(451, .init(4, 4, 3), reason)), host: nil, tls: false,
                     started: started)
             }
-            return
+            return []
         }
         let transaction = OutboundTransaction(
             sender: message.reversePath, recipients: indices.map { message.recipients[$0].recipient },
-            size: body.count, hasEightBitBody: message.eightBit, dsnReturn: message.dsnReturn.flatMap(DSNReturn.init),
+            size: body.count, hasEightBitBody: message.eightBit, smtpUTF8: message.smtpUTF8,
+            dsnReturn: message.dsnReturn.flatMap(DSNReturn.init),
             envelopeID: message.envelopeID)
         var lastFailure = Reply(451, .init(4, 4, 1), "No mail host could be reached")
         var lastHost: String?
@@ -176,6 +179,7 @@ public struct DeliveryWorker: Service {
                 let connection = try await SMTPClientConnection.connect(
                     host: address.ipAddress ?? name, port: port, serverName: name, configuration: clientConfiguration())
                 let tls = await connection.isTLS
+                let offersDSN = await connection.extensions.dsn
                 let result: TransactionResult
                 do {
                     result = try await connection.send(transaction, body: ByteBuffer(bytes: body))
@@ -184,12 +188,18 @@ public struct DeliveryWorker: Service {
                     throw error
                 }
                 await connection.quit()
+                var relayed: [Int] = []
                 for (offset, index) in indices.enumerated() {
                     let recipientResult = result.recipients[offset]
                     settle(
                         &message, index, StoredReply(recipientResult.reply), host: hostText, tls: tls, started: started)
+                    if recipientResult.isDelivered, !offersDSN,
+                        message.recipients[index].notify?.contains("SUCCESS") ?? false
+                    {
+                        relayed.append(index)
+                    }
                 }
-                return
+                return relayed
             } catch {
                 lastFailure = error.reply
                 lastHost = hostText
@@ -203,6 +213,7 @@ public struct DeliveryWorker: Service {
         for index in indices {
             settle(&message, index, StoredReply(deferral), host: lastHost, tls: false, started: started)
         }
+        return []
     }
 
     private func route(_ domain: String) async -> MailRoute {
@@ -277,6 +288,21 @@ public struct DeliveryWorker: Service {
             logger.notice("\(message.id): sender non-delivery notification to <\(message.sender)>")
         } catch {
             logger.error("\(message.id): cannot deliver the bounce to <\(message.sender)>: \(error)")
+        }
+    }
+
+    /// The `relayed` report (RFC 3461 §6.2.3.1) for recipients that asked for success reports.
+    private func reportRelayed(_ message: QueuedMessage, _ recipients: [QueuedRecipient], body: [UInt8]) async {
+        guard !recipients.isEmpty, let sender = Mailbox(address: message.sender) else { return }
+        let report = DeliveryStatusReport(
+            reportingMTA: configuration.hostname, date: RFC5322Date.now(),
+            arrivalDate: RFC5322Date.format(time_t(message.arrival)), token: FileQueue.makeID(now: now()))
+        do {
+            try await bounces.deliverBounce(
+                report.relayed(for: message, recipients: recipients, original: body), to: sender)
+            logger.notice("\(message.id): sender delivery status notification (relayed) to <\(message.sender)>")
+        } catch {
+            logger.error("\(message.id): cannot deliver the success report to <\(message.sender)>: \(error)")
         }
     }
 

@@ -36,7 +36,8 @@ final class QueueSink: MessageSink {
         let message = QueuedMessage(
             id: FileQueue.makeID(now: now), sender: envelope.sender.mailbox?.description ?? "",
             recipients: recipients.map(Self.queued), arrival: now, size: bytes.count,
-            eightBit: OutboundTransaction.isEightBit(bytes), envelopeID: envelope.parameters.envelopeID,
+            eightBit: OutboundTransaction.isEightBit(bytes), smtpUTF8: envelope.parameters.smtpUTF8,
+            envelopeID: envelope.parameters.envelopeID,
             dsnReturn: envelope.parameters.dsnReturn?.rawValue, authenticatedUser: user)
         do {
             try await queue.enqueue(message, body: bytes)

@@ -169,6 +169,13 @@ private func transaction(_ recipients: [Recipient], size: Int = 100, eightBit: B
     }
     #expect(utf8.recipients[0].reply.enhancedCode == .init(5, 6, 7))
 
+    var utf8Headers = transaction(recipients)
+    utf8Headers.smtpUTF8 = true
+    guard case .transactionFinished(let headers) = plain.startTransaction(utf8Headers) else {
+        return #expect(Bool(false))
+    }
+    #expect(headers.recipients[0].reply.enhancedCode == .init(5, 6, 7))
+
     guard case .transactionFinished(let big) = plain.startTransaction(transaction(recipients, size: 1001)) else {
         return #expect(Bool(false))
     }

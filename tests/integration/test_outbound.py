@@ -136,6 +136,31 @@ def test_permanent_failure_bounces_to_the_sender(auth_server_factory, peers):
     wait_log(srv, "status=bounced")
 
 
+def test_success_report_when_the_next_hop_offers_no_dsn(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    with srv.connect_submission() as c:
+        c.start_tls()
+        c.login(ALICE, ALICE_PW)
+        expect(c.cmd("MAIL FROM:<alice@example.test> RET=HDRS ENVID=env+2D7"), 250)
+        expect(c.cmd("RCPT TO:<carol@remote.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;carol@remote.test"), 250)
+        expect(c.cmd("RCPT TO:<dave@remote.test> NOTIFY=NEVER"), 250)
+        expect(c.cmd("DATA"), 354)
+        c.send(make_message(subject="tell me") + b".\r\n")
+        expect(c.read_reply(), 250)
+    peer.wait_messages(1)
+    report = wait_bounce(srv)
+    assert report["Subject"] == "Successful Mail Delivery Report"
+    part = next(p for p in report.walk() if p.get_content_type() == "message/delivery-status")
+    assert part.get_payload()[0]["Original-Envelope-Id"] == "env-7"
+    groups = delivery_status(report)
+    assert [g["final-recipient"] for g in groups] == ["rfc822; carol@remote.test"]
+    assert groups[0]["action"] == "relayed"
+    assert groups[0]["status"] == "2.0.0"
+    assert groups[0]["original-recipient"] == "rfc822; carol@remote.test"
+    assert any(p.get_content_type() == "text/rfc822-headers" for p in report.walk()), "RET=HDRS"
+
+
 def test_temporary_failure_is_retried(auth_server_factory, peers):
     dns, peer = peers
     peer.handler.temporary["later"] = 2

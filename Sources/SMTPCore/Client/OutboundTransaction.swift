@@ -10,11 +10,15 @@ public struct OutboundTransaction: Sendable, Hashable {
     public var size: Int
     /// Whether the body has octets above 127 (it then needs 8BITMIME).
     public var hasEightBitBody: Bool
+    /// Whether the message was submitted with `SMTPUTF8` (RFC 6531): UTF-8 headers need it downstream too, even
+    /// when every address is ASCII.
+    public var smtpUTF8: Bool
 
     public init(
-        sender: ReversePath, recipients: [Recipient], size: Int, hasEightBitBody: Bool,
+        sender: ReversePath, recipients: [Recipient], size: Int, hasEightBitBody: Bool, smtpUTF8: Bool = false,
         dsnReturn: DSNReturn? = nil, envelopeID: String? = nil
     ) {
+        self.smtpUTF8 = smtpUTF8
         self.sender = sender
         self.recipients = recipients
         self.size = size
@@ -23,9 +27,9 @@ public struct OutboundTransaction: Sendable, Hashable {
         self.envelopeID = envelopeID
     }
 
-    /// Whether any address is UTF-8 (RFC 6531): the transaction then needs SMTPUTF8.
+    /// Whether the transaction needs SMTPUTF8 (RFC 6531): it was submitted with it, or an address is UTF-8.
     public var requiresSMTPUTF8: Bool {
-        !(sender.mailbox?.isASCII ?? true) || recipients.contains { !($0.path.mailbox?.isASCII ?? true) }
+        smtpUTF8 || !(sender.mailbox?.isASCII ?? true) || recipients.contains { !($0.path.mailbox?.isASCII ?? true) }
     }
 
     /// Whether `bytes` hold an octet above 127.
