@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "OutboundDelivery",
             dependencies: [
-                "MailQueue", "SMTPClient", "DNSResolver", "DNSCore", "SMTPCore", "SMTPServer",
+                "MailQueue", "SMTPClient", "DNSResolver", "DNSCore", "SMTPCore", "SMTPServer", "SMTPAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

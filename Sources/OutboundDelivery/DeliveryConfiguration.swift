@@ -8,10 +8,24 @@ public struct DeliveryConfiguration: Sendable {
     public struct Smarthost: Sendable, Hashable {
         public var host: String
         public var port: Int
+        /// AUTH towards the smarthost (SCRAM-SHA-256 when offered, else PLAIN or LOGIN), only inside TLS.
+        public var credentials: (user: String, password: String)?
 
-        public init(host: String, port: Int) {
+        public init(host: String, port: Int, credentials: (user: String, password: String)? = nil) {
             self.host = host
             self.port = port
+            self.credentials = credentials
+        }
+
+        public static func == (lhs: Smarthost, rhs: Smarthost) -> Bool {
+            lhs.host == rhs.host && lhs.port == rhs.port && lhs.credentials?.user == rhs.credentials?.user
+                && lhs.credentials?.password == rhs.credentials?.password
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(host)
+            hasher.combine(port)
+            hasher.combine(credentials?.user)
         }
     }
 

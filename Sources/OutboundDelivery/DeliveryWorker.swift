@@ -4,6 +4,7 @@ import Logging
 import MailQueue
 import NIOCore
 import NIOSSL
+import SMTPAuth
 import SMTPClient
 import SMTPCore
 import SMTPServer
@@ -179,6 +180,14 @@ public struct DeliveryWorker: Service {
                 let connection = try await SMTPClientConnection.connect(
                     host: address.ipAddress ?? name, port: port, serverName: name, configuration: clientConfiguration())
                 let tls = await connection.isTLS
+                if let credentials = configuration.smarthost?.credentials {
+                    do {
+                        try await authenticate(connection, credentials)
+                    } catch {
+                        await connection.quit()
+                        throw error
+                    }
+                }
                 let offersDSN = await connection.extensions.dsn
                 let result: TransactionResult
                 do {
@@ -214,6 +223,27 @@ public struct DeliveryWorker: Service {
             settle(&message, index, StoredReply(deferral), host: lastHost, tls: false, started: started)
         }
         return []
+    }
+
+    /// AUTH towards the smarthost: SCRAM-SHA-256 when offered (the password never crosses the wire), else PLAIN
+    /// or LOGIN; never without TLS. A refusal defers the mail (an operator's mistake, fixable without bounces).
+    private func authenticate(_ connection: SMTPClientConnection, _ credentials: (user: String, password: String))
+        async throws(SMTPClientError)
+    {
+        guard await connection.isTLS else {
+            throw .sessionEnded(Reply(454, .init(4, 7, 0), "Smarthost offers no TLS; not sending credentials"))
+        }
+        do {
+            if await connection.extensions.authMechanisms.contains("SCRAM-SHA-256") {
+                try await connection.authenticate(
+                    using: SCRAMClient(user: credentials.user, password: credentials.password))
+            } else {
+                try await connection.authenticate(user: credentials.user, password: credentials.password)
+            }
+        } catch {
+            let reply = error.reply
+            throw .sessionEnded(Reply(454, .init(4, 7, 0), "Smarthost refused AUTH: \(reply)"))
+        }
     }
 
     private func route(_ domain: String) async -> MailRoute {

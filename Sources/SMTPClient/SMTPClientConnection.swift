@@ -47,12 +47,13 @@ public actor SMTPClientConnection {
     }
 
     /// Connects to `host:port`, reads the greeting, says EHLO (HELO if refused) and starts TLS as configured.
-    /// `serverName` is the name TLS verifies and sends in SNI; by default `host` when it is a name.
+    /// `serverName` is the name TLS verifies and sends in SNI; by default `host`. An IP address is sent as no name.
     public static func connect(
         host: String, port: Int, serverName: String? = nil, configuration: SMTPClientConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(SMTPClientError) -> SMTPClientConnection {
-        let name = serverName ?? (Self.isIPAddress(host) ? nil : host)
+        // SNI and certificate names are host names: an IP address (an MX host's, a smarthost's) is sent as none.
+        let name = [serverName ?? host].first { !Self.isIPAddress($0) }
         let sslContext: NIOSSLContext?
         do {
             sslContext =
@@ -129,7 +130,8 @@ public actor SMTPClientConnection {
             throw .connectionFailed("cannot take over the connection: \(error)")
         }
         let connection = SMTPClientConnection(
-            channel: channel, reader: reader, configuration: configuration, serverName: serverName)
+            channel: channel, reader: reader, configuration: configuration,
+            serverName: serverName.flatMap { Self.isIPAddress($0) ? nil : $0 })
         try await connection.open(sslContext: sslContext)
         return connection
     }

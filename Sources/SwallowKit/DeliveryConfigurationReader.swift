@@ -10,7 +10,7 @@ extension TableReader {
             allowed: [
                 "nameservers", "dns_timeout", "port", "smarthost", "tls", "retry_initial", "retry_maximum", "lifetime",
                 "concurrency", "greeting_timeout", "command_timeout", "data_timeout", "data_end_timeout",
-                "connect_timeout",
+                "connect_timeout", "smarthost_user", "smarthost_password_file",
             ],
             prefix: "delivery.")
         var settings = DeliverySettings()
@@ -31,11 +31,25 @@ extension TableReader {
             }
             settings.smarthost = smarthost
         }
+        settings.smarthostUser = try string(table, "smarthost_user", "delivery.smarthost_user")
+        settings.smarthostPasswordFile = try string(
+            table, "smarthost_password_file", "delivery.smarthost_password_file")
+        if (settings.smarthostUser == nil) != (settings.smarthostPasswordFile == nil) {
+            throw fail(
+                settings.smarthostUser == nil ? "delivery.smarthost_password_file" : "delivery.smarthost_user",
+                "smarthost_user and smarthost_password_file go together")
+        }
+        if settings.smarthostUser != nil && settings.smarthost == nil {
+            throw fail("delivery.smarthost_user", "needs delivery.smarthost")
+        }
         if let tls = try string(table, "tls", "delivery.tls") {
             guard ["none", "opportunistic", "required"].contains(tls) else {
                 throw fail("delivery.tls", "must be \"none\", \"opportunistic\" or \"required\", not \"\(tls)\"")
             }
             settings.tls = tls
+        }
+        if settings.smarthostUser != nil && settings.tls == "none" {
+            throw fail("delivery.tls", "\"none\" would send the smarthost password in the clear")
         }
         let long = 0.01...(365.0 * 86_400)
         settings.retryInitial =

@@ -8,6 +8,9 @@ public struct DeliverySettings: Sendable, Hashable {
     public var port = 25
     /// `HOST:PORT` that takes all outbound mail instead of MX routing.
     public var smarthost: String?
+    /// The user for AUTH towards the smarthost, and a file whose first line is its password.
+    public var smarthostUser: String?
+    public var smarthostPasswordFile: String?
     /// "none", "opportunistic" (STARTTLS when offered, certificate not verified) or "required".
     public var tls = "opportunistic"
     /// Seconds before the first retry; doubled after each attempt up to `retryMaximum`.

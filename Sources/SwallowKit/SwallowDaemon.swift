@@ -70,7 +70,7 @@ public struct SwallowDaemon: Sendable {
         }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
         let worker = DeliveryWorker(
-            configuration: Self.deliveryConfiguration(configuration), queue: queue,
+            configuration: try Self.deliveryConfiguration(configuration), queue: queue,
             router: MailRouter(client: DNSClient(configuration: Self.resolverConfiguration(configuration.delivery))),
             bounces: LocalBounceSink(backend: backend, queue: queue), logger: logger)
         services = [
@@ -87,7 +87,9 @@ public struct SwallowDaemon: Sendable {
         return resolver
     }
 
-    static func deliveryConfiguration(_ configuration: SwallowConfiguration) -> DeliveryConfiguration {
+    static func deliveryConfiguration(_ configuration: SwallowConfiguration) throws(DaemonSetupError)
+        -> DeliveryConfiguration
+    {
         let settings = configuration.delivery
         var timeouts = ClientTimeouts()
         timeouts.greeting = .milliseconds(Int(settings.greetingTimeout * 1000))
@@ -97,8 +99,19 @@ public struct SwallowDaemon: Sendable {
         timeouts.dataInitiation = .milliseconds(Int(settings.dataTimeout * 1000))
         timeouts.dataBlock = timeouts.dataInitiation
         timeouts.dataTermination = .milliseconds(Int(settings.dataEndTimeout * 1000))
-        let smarthost = settings.smarthost.flatMap(ListenAddress.init(parsing:)).map {
+        var smarthost = settings.smarthost.flatMap(ListenAddress.init(parsing:)).map {
             DeliveryConfiguration.Smarthost(host: $0.host, port: $0.port)
+        }
+        if let user = settings.smarthostUser, let file = settings.smarthostPasswordFile {
+            // The password's file, not the configuration, holds the secret: the configuration may be world-readable.
+            let bytes: [UInt8]
+            do {
+                bytes = try POSIXFile.contents(of: file, maximumSize: 4096)
+            } catch {
+                throw DaemonSetupError(message: "cannot read delivery.smarthost_password_file \(file): \(error)")
+            }
+            let password = String(decoding: bytes.prefix { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+            smarthost?.credentials = (user, password)
         }
         let security: SMTPClientConfiguration.Security =
             switch settings.tls {

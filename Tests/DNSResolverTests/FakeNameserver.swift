@@ -12,22 +12,32 @@ struct FakeNameserver {
         -> FakeNameserver
     {
         let group = MultiThreadedEventLoopGroup.singleton
-        let udp = try await DatagramBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPResponder(answer: answer))
+        // The TCP port must be the UDP one: another socket may hold it, so try a few UDP ports.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let udp = try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UDPResponder(answer: answer))
+                    }
                 }
+                .bind(host: "127.0.0.1", port: 0).get()
+            let port = udp.localAddress!.port!
+            do {
+                let tcp = try await ServerBootstrap(group: group)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(TCPResponder(answer: answer))
+                        }
+                    }
+                    .bind(host: "127.0.0.1", port: port).get()
+                return FakeNameserver(port: port, channels: [udp, tcp])
+            } catch {
+                try? await udp.close()
+                if attempt >= 10 { throw error }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = udp.localAddress!.port!
-        let tcp = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPResponder(answer: answer))
-                }
-            }
-            .bind(host: "127.0.0.1", port: port).get()
-        return FakeNameserver(port: port, channels: [udp, tcp])
+        }
     }
 
     func stop() {

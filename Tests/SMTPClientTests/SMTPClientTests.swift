@@ -75,6 +75,18 @@ struct SMTPClientTests {
         }
     }
 
+    /// As for MX hosts reached by address: no SNI name (an IP address is not allowed there), no verification.
+    @Test func startTLSToAnAddressWithoutVerification() async throws {
+        try await withSwallow { port, _, _ in
+            var unverified = configuration(.startTLS)
+            unverified.tls.certificateVerification = .none
+            let connection = try await SMTPClientConnection.connect(
+                host: "127.0.0.1", port: port, serverName: "127.0.0.1", configuration: unverified)
+            #expect(await connection.isTLS)
+            await connection.quit()
+        }
+    }
+
     @Test func startTLSRefusesAnUntrustedCertificate() async throws {
         try await withSwallow { port, _, _ in
             await #expect(throws: SMTPClientError.self) {

@@ -105,6 +105,26 @@ def test_one_swallow_delivers_to_another(auth_server_factory, server_factory, pe
     wait_log(sender, "tls=yes")
 
 
+def test_smarthost_with_auth(auth_server_factory, peers, tmp_path):
+    dns, _ = peers
+    # The smarthost is another Swallow's submission port: STARTTLS, then AUTH (SCRAM-SHA-256 there), as carol,
+    # who may send as anyone at example.test.
+    relay = auth_server_factory(
+        {"hostname": "relay.remote.test", "domains": {"remote.test": {"mailboxes": ["carol"]}},
+         "auth": {"senders": {"carol@remote.test": ["@example.test"]}}},
+        users={"carol@remote.test": "Carol-pw-3vq!"})
+    password = tmp_path / "relay-password"
+    password.write_text("Carol-pw-3vq!\n")
+    srv = relay_server(auth_server_factory, dns, relay, smarthost=f"127.0.0.1:{relay.submission_port}",
+                       smarthost_user="carol@remote.test", smarthost_password_file=str(password))
+    message = make_message(subject="via the smarthost")
+    submit(srv, ["carol@remote.test"], message)
+    stored = relay.wait_delivered("carol", 1, domain="remote.test", timeout=15)[0].read_bytes()
+    assert stored.endswith(message)
+    assert b"with ESMTPSA" in stored[: len(stored) - len(message)], "authenticated inside TLS"
+    assert ("remote.test", "MX") not in dns.resolver.queries, "no MX lookup with a smarthost"
+
+
 def test_implicit_mx_and_cname(auth_server_factory, peers):
     dns, peer = peers
     srv = relay_server(auth_server_factory, dns, peer)
