@@ -55,6 +55,12 @@ import Testing
         ("[delivery]\nconcurrency = 0", "delivery.concurrency"),
         ("[delivery]\nrelayhost = \"x\"", "delivery.relayhost"),
         ("delivery = 3", "delivery"),
+        ("[delivery]\nsmarthost = \"10.0.0.1:25\"\nsmarthost_user = \"u\"", "delivery.smarthost_user"),
+        ("[delivery]\nsmarthost_user = \"u\"\nsmarthost_password_file = \"/p\"", "delivery.smarthost_user"),
+        (
+            "[delivery]\nsmarthost = \"10.0.0.1:25\"\nsmarthost_user = \"u\"\nsmarthost_password_file = \"/p\"\ntls = \"none\"",
+            "delivery.tls"
+        ),
     ])
     func refusesBadValues(text: String, key: String) throws {
         let error = try #require(throws: ConfigurationError.self) {
