@@ -10,7 +10,7 @@ extension TableReader {
             allowed: [
                 "nameservers", "dns_timeout", "port", "smarthost", "tls", "retry_initial", "retry_maximum", "lifetime",
                 "concurrency", "greeting_timeout", "command_timeout", "data_timeout", "data_end_timeout",
-                "connect_timeout", "smarthost_user", "smarthost_password_file",
+                "connect_timeout", "smarthost_user", "smarthost_password_file", "trusted_networks",
             ],
             prefix: "delivery.")
         var settings = DeliverySettings()
@@ -30,6 +30,14 @@ extension TableReader {
                 throw fail("delivery.smarthost", "\"\(smarthost)\" is not HOST:PORT")
             }
             settings.smarthost = smarthost
+        }
+        if let value = table["trusted_networks"] {
+            for (index, text) in try strings(value, "delivery.trusted_networks").enumerated() {
+                guard let network = NetworkPrefix(text) else {
+                    throw fail("delivery.trusted_networks[\(index)]", "\"\(text)\" is not an address or ADDRESS/LENGTH")
+                }
+                settings.trustedNetworks.append(network)
+            }
         }
         settings.smarthostUser = try string(table, "smarthost_user", "delivery.smarthost_user")
         settings.smarthostPasswordFile = try string(

@@ -11,6 +11,8 @@ public struct DeliverySettings: Sendable, Hashable {
     /// The user for AUTH towards the smarthost, and a file whose first line is its password.
     public var smarthostUser: String?
     public var smarthostPasswordFile: String?
+    /// Clients that may relay without authenticating (as Postfix's `mynetworks`, but empty by default).
+    public var trustedNetworks: [NetworkPrefix] = []
     /// "none", "opportunistic" (STARTTLS when offered, certificate not verified) or "required".
     public var tls = "opportunistic"
     /// Seconds before the first retry; doubled after each attempt up to `retryMaximum`.

@@ -21,11 +21,14 @@ public struct LocalDeliveryBackend: SMTPBackend {
     public let committer: GroupCommitter
     /// Where authenticated users' mail for other domains goes; nil: such recipients get 451 4.7.1.
     public let queue: (any OutboundQueue)?
+    /// Clients that may relay without authenticating.
+    public let trustedNetworks: [NetworkPrefix]
 
     public init(
         directory: Directory, mailDirectory: String, hostname: String, allowedSenders: [String: [String]] = [:],
-        committer: GroupCommitter = .shared, queue: (any OutboundQueue)? = nil
+        committer: GroupCommitter = .shared, queue: (any OutboundQueue)? = nil, trustedNetworks: [NetworkPrefix] = []
     ) {
+        self.trustedNetworks = trustedNetworks
         self.directory = directory
         self.mailDirectory = mailDirectory
         self.hostname = hostname
@@ -35,7 +38,8 @@ public struct LocalDeliveryBackend: SMTPBackend {
     }
 
     public func makeSession(for connection: ConnectionInfo) -> any SMTPSession {
-        LocalDeliverySession(backend: self)
+        LocalDeliverySession(
+            backend: self, trusted: trustedNetworks.contains { $0.contains(connection.clientAddress) })
     }
 
     /// Whether `user` may use `sender` as the envelope sender: its own address, or one it is allowed.
@@ -64,11 +68,17 @@ public struct LocalDeliveryBackend: SMTPBackend {
 
 final class LocalDeliverySession: SMTPSession {
     let backend: LocalDeliveryBackend
+    /// The client is in `trusted_networks`: it may relay without authenticating.
+    let trusted: Bool
     private let user = Mutex<String?>(nil)
 
-    init(backend: LocalDeliveryBackend) {
+    init(backend: LocalDeliveryBackend, trusted: Bool = false) {
         self.backend = backend
+        self.trusted = trusted
     }
+
+    /// Whether this session may send to other domains: authenticated, or from a trusted network.
+    private var mayRelay: Bool { trusted || user.withLock { $0 } != nil }
 
     func authenticated(as user: String) async {
         self.user.withLock { $0 = user }
@@ -88,7 +98,7 @@ final class LocalDeliverySession: SMTPSession {
         case .unknownUser: throw Reply.noSuchUser
         case .notLocal:
             // Never an open relay: only an authenticated user may send elsewhere, through the outbound queue.
-            guard user.withLock({ $0 }) != nil else { throw Reply.relayDenied }
+            guard mayRelay else { throw Reply.relayDenied }
             guard backend.queue != nil else {
                 throw Reply(451, .init(4, 7, 1), "Relaying is not configured here; try again later")
             }
@@ -99,7 +109,7 @@ final class LocalDeliverySession: SMTPSession {
         let maildirs = backend.maildirs(for: envelope.recipients)
         let remote = envelope.recipients.filter { backend.directory.resolve($0.path) == .notLocal }
         var queued: QueueSink?
-        if let queue = backend.queue, !remote.isEmpty, user.withLock({ $0 }) != nil {
+        if let queue = backend.queue, !remote.isEmpty, mayRelay {
             queued = QueueSink(queue: queue, envelope: envelope, recipients: remote, user: user.withLock { $0 })
         }
         guard !maildirs.isEmpty || queued != nil else { throw Reply.localError }

@@ -58,7 +58,8 @@ public struct SwallowDaemon: Sendable {
         }
         let backend = LocalDeliveryBackend(
             directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname,
-            allowedSenders: configuration.allowedSenders, committer: committer, queue: queue)
+            allowedSenders: configuration.allowedSenders, committer: committer, queue: queue,
+            trustedNetworks: configuration.delivery.trustedNetworks)
         var serverConfiguration = configuration.serverConfiguration
         let store = certificates
         serverConfiguration.tls = { store.context() }

@@ -255,6 +255,15 @@ def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):
         expect(c.cmd("RCPT TO:<carol@remote.test>"), 550, "5.7.1")
 
 
+def test_trusted_networks_relay_without_auth(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer, trusted_networks=["127.0.0.0/8"])
+    with srv.connect() as c:  # anonymous, MX port, plaintext: trusted by address
+        c.start()
+        expect(c.transaction("app@client.test", ["carol@remote.test"], make_message(subject="trusted")), 250)
+    assert peer.wait_messages(1)[0][0] == "app@client.test"
+
+
 def test_the_readme_example_sends_a_message(server):
     binary = Path(os.environ.get("SWALLOW_BIN", ".build/debug/swallow")).parent / "SendMail"
     if not binary.exists():
