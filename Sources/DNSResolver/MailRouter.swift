@@ -5,13 +5,16 @@ import NIOCore
 /// domain's own addresses when it has no MX (implicit MX), CNAMEs followed, AAAA and A both asked.
 public struct MailRouter: Sendable {
     public let client: DNSClient
+    /// Positive answers by TTL; nil: ask every time.
+    public let cache: DNSCache?
     /// CNAME links followed before giving up (a loop ends here too).
     public static let maximumCNAMEChain = 8
     /// MX hosts looked at, at most (a hostile zone could list thousands).
     public static let maximumHosts = 10
 
-    public init(client: DNSClient) {
+    public init(client: DNSClient, cache: DNSCache? = DNSCache()) {
         self.client = client
+        self.cache = cache
     }
 
     public func route(_ domain: String) async -> MailRoute {
@@ -100,6 +103,7 @@ public struct MailRouter: Sendable {
     func lookup(_ name: DNSName, _ type: DNSRecordType) async throws(DNSError) -> (
         records: [DNSRecord], rcode: DNSMessage.ResponseCode
     ) {
+        if let cached = await cache?.records(name, type) { return (cached, .noError) }
         var target = name
         for _ in 0..<Self.maximumCNAMEChain {
             let answer = try await client.query(target, type)
@@ -112,6 +116,7 @@ public struct MailRouter: Sendable {
                 links += 1
             }
             let records = answer.answers(for: target, type: type)
+            if !records.isEmpty { await cache?.store(records, for: name, type) }
             if !records.isEmpty || links == 0 { return (records, .noError) }
         }
         return ([], .noError)

@@ -116,3 +116,37 @@ private func client(_ port: Int, timeout: Duration = .seconds(2)) throws -> DNSC
     guard case .permanentFailure = await router.route("empty.test") else { return #expect(Bool(false)) }
     guard case .temporaryFailure = await router.route("noaddress.test") else { return #expect(Bool(false)) }
 }
+
+@Test func positiveAnswersAreCachedForTheirTTL() async throws {
+    let queries = Mutex(0)
+    let server = try await FakeNameserver.start { query, _ in
+        queries.withLock { $0 += 1 }
+        guard let (name, type) = question(of: query) else { return nil }
+        if type == 15 {
+            return response(to: query, records: [record(name, type: 15, data: mxData(10, "mx.example.test"))])
+        }
+        return type == 1
+            ? response(to: query, records: [record(name, type: 1, data: [192, 0, 2, 1])]) : response(to: query)
+    }
+    defer { server.stop() }
+    let router = MailRouter(client: try client(server.port))
+    for _ in 0..<3 {
+        guard case .hosts = await router.route("example.test") else { return #expect(Bool(false)) }
+    }
+    // MX, AAAA (empty: not cached, asked each time) and A for the first route; then AAAA only.
+    #expect(queries.withLock { $0 } == 3 + 2)
+    let uncached = MailRouter(client: try client(server.port), cache: nil)
+    _ = await uncached.route("example.test")
+    #expect(queries.withLock { $0 } == 5 + 3)
+}
+
+@Test func cacheIsBounded() async {
+    let cache = DNSCache(capacity: 2)
+    let record = DNSRecord(name: DNSName("a.test")!, type: .a, ttl: 60, data: .a([192, 0, 2, 1]))
+    for name in ["a.test", "b.test", "c.test"] { await cache.store([record], for: DNSName(name)!, .a) }
+    #expect(await cache.count == 2)
+    #expect(await cache.records(DNSName("c.test")!, .a) == [record])
+    await cache.store(
+        [DNSRecord(name: DNSName("z.test")!, type: .a, ttl: 0, data: .a([0, 0, 0, 0]))], for: DNSName("z.test")!, .a)
+    #expect(await cache.records(DNSName("z.test")!, .a) == nil, "TTL 0 is not kept")
+}
