@@ -263,10 +263,17 @@ public actor SMTPClientConnection {
         let wait = machine.awaiting ?? .command
         let timeout = TimeAmount(configuration.timeouts[wait])
         let reader = self.reader
+        let channel = self.channel
         do {
-            return try await channel.eventLoop.flatSubmit {
-                reader.value.next(wait, timeout: timeout, on: reader.eventLoop)
-            }.get()
+            // A cancelled task (a daemon shutting down) does not wait out an RFC timeout of minutes: the connection
+            // closes and the reply fails at once.
+            return try await withTaskCancellationHandler {
+                try await channel.eventLoop.flatSubmit {
+                    reader.value.next(wait, timeout: timeout, on: reader.eventLoop)
+                }.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } catch let error as SMTPClientError {
             throw error
         } catch {

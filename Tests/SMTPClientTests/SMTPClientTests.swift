@@ -169,6 +169,17 @@ struct HostileServerTests {
         }
     }
 
+    @Test func cancellationDoesNotWaitForTheTimeout() async throws {
+        try await withRawServer({ ScriptedServer("") }) { port in
+            let started = ContinuousClock.now
+            let task = Task { try await connect(port, timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(200))
+            task.cancel()
+            await #expect(throws: SMTPClientError.self) { try await task.value }
+            #expect(ContinuousClock.now - started < .seconds(10))
+        }
+    }
+
     @Test func overlongReplyLineIsAProtocolError() async throws {
         try await withRawServer({ ScriptedServer("220 " + String(repeating: "x", count: 100_000)) }) { port in
             do throws(SMTPClientError) {

@@ -5,6 +5,7 @@ Permanent failures come back as RFC 3464 bounces in the sender's Maildir; tempor
 import email
 import email.policy
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -244,6 +245,28 @@ def test_queued_mail_survives_a_restart(auth_server_factory, peers):
     srv.start()
     received = peer.wait_messages(1, timeout=20)
     assert received[0][1] == ["carol@remote.test"]
+
+
+def test_shutdown_does_not_wait_for_a_silent_peer(auth_server_factory, peers):
+    dns, _ = peers
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the kernel; nobody ever greets
+
+    class Silent:
+        port = silent.getsockname()[1]
+
+    try:
+        srv = relay_server(auth_server_factory, dns, Silent, greeting_timeout=300)
+        submit(srv, ["carol@remote.test"], make_message(subject="silent"))
+        time.sleep(1.5)  # the worker is now waiting for a greeting
+        started = time.monotonic()
+        assert srv.stop() == 0
+        assert time.monotonic() - started < 10, "the delivery in flight held up the shutdown"
+        queued = [p for p in (srv.data_dir / "queue").iterdir() if p.suffix == ".env"]
+        assert len(queued) == 1, "the message stays queued for the next start"
+    finally:
+        silent.close()
 
 
 def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):
