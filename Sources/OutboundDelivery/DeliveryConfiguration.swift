@@ -44,6 +44,8 @@ public struct DeliveryConfiguration: Sendable {
     public var lease: Double
     /// The longest the worker sleeps before looking at the queue again (seconds).
     public var pollInterval: Double
+    /// Seconds a session stays open after a transaction for the next message to the same host (0: none kept).
+    public var connectionCacheTime: Double
     /// Seconds to wait for a TCP connection to a mail host.
     public var connectTimeout: Double
     /// More `Received:` headers than this bounce the message as a loop (5.4.6), as Postfix's `hopcount_limit`.
@@ -52,10 +54,12 @@ public struct DeliveryConfiguration: Sendable {
     public init(
         hostname: String, port: Int = 25, smarthost: Smarthost? = nil,
         security: SMTPClientConfiguration.Security = .startTLSIfOffered, timeouts: ClientTimeouts = ClientTimeouts(),
-        retry: RetrySchedule = RetrySchedule(), concurrency: Int = 20, connectTimeout: Double = 30,
+        retry: RetrySchedule = RetrySchedule(), concurrency: Int = 20, connectionCacheTime: Double = 2,
+        connectTimeout: Double = 30,
         lease: Double = 3600, pollInterval: Double = 1, maximumHops: Int = 50
     ) {
         self.connectTimeout = connectTimeout
+        self.connectionCacheTime = connectionCacheTime
         self.hostname = hostname
         self.port = port
         self.smarthost = smarthost

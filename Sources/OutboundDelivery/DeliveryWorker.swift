@@ -28,6 +28,8 @@ public struct DeliveryWorker: Service {
     public let logger: Logger
     /// Seconds since 1970; a parameter for tests.
     let now: @Sendable () -> Double
+    /// Sessions kept for the next message to the same host.
+    let connections: ConnectionCache
 
     public init(
         configuration: DeliveryConfiguration, queue: any OutboundQueue, router: MailRouter?, bounces: any BounceSink,
@@ -39,11 +41,13 @@ public struct DeliveryWorker: Service {
         self.bounces = bounces
         self.logger = logger
         self.now = now
+        self.connections = ConnectionCache(
+            idleTime: .milliseconds(Int64(configuration.connectionCacheTime * 1000)))
     }
 
     /// Keeps up to `concurrency` messages in delivery: claims due ones whenever a delivery ends or the poll timer
-    /// fires (at the next due time, at most `pollInterval` away). Stops claiming at graceful shutdown and lets the
-    /// deliveries in flight finish (each bounded by its timeouts).
+    /// fires (at the next due time, at most `pollInterval` away). At graceful shutdown the deliveries in flight
+    /// are cancelled (their connections close, their recipients are deferred) and kept sessions are closed.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Bool.self) { group in
@@ -70,10 +74,16 @@ public struct DeliveryWorker: Service {
                         timerRunning = true
                     }
                     guard let deliveryEnded = await group.next() else { break }
-                    if deliveryEnded { running -= 1 } else { timerRunning = false }
+                    if deliveryEnded {
+                        running -= 1
+                    } else {
+                        timerRunning = false
+                        await connections.sweep()
+                    }
                 }
             }
         }
+        await connections.closeAll()
     }
 
     private func claim(_ limit: Int) async -> [QueuedMessage] {
@@ -177,26 +187,13 @@ public struct DeliveryWorker: Service {
             let port = configuration.smarthost?.port ?? configuration.port
             let hostText = "\(name)[\(address.ipAddress ?? "?")]:\(port)"
             do throws(SMTPClientError) {
-                let connection = try await SMTPClientConnection.connect(
-                    host: address.ipAddress ?? name, port: port, serverName: name, configuration: clientConfiguration())
+                let destination = "\(address.ipAddress ?? name):\(port)"
+                let (connection, result) = try await transact(
+                    transaction, body: body, destination: destination, host: address.ipAddress ?? name, name: name,
+                    port: port)
                 let tls = await connection.isTLS
-                if let credentials = configuration.smarthost?.credentials {
-                    do {
-                        try await authenticate(connection, credentials)
-                    } catch {
-                        await connection.quit()
-                        throw error
-                    }
-                }
                 let offersDSN = await connection.extensions.dsn
-                let result: TransactionResult
-                do {
-                    result = try await connection.send(transaction, body: ByteBuffer(bytes: body))
-                } catch {
-                    await connection.close()
-                    throw error
-                }
-                await connection.quit()
+                await connections.give(connection, for: destination)
                 var relayed: [Int] = []
                 for (offset, index) in indices.enumerated() {
                     let recipientResult = result.recipients[offset]
@@ -223,6 +220,33 @@ public struct DeliveryWorker: Service {
             settle(&message, index, StoredReply(deferral), host: lastHost, tls: false, started: started)
         }
         return []
+    }
+
+    /// One transaction on a kept session for `destination` when there is one, else on a new one (with AUTH
+    /// towards a smarthost). A kept session the server has closed meanwhile is replaced by a new one; any other
+    /// failure ends the attempt on this host (the message may have reached the server).
+    private func transact(
+        _ transaction: OutboundTransaction, body: [UInt8], destination: String, host: String, name: String, port: Int
+    ) async throws(SMTPClientError) -> (SMTPClientConnection, TransactionResult) {
+        if let kept = await connections.take(destination) {
+            do {
+                return (kept, try await kept.send(transaction, body: ByteBuffer(bytes: body)))
+            } catch {
+                await kept.close()
+                guard error == .connectionClosed else { throw error }
+            }
+        }
+        let connection = try await SMTPClientConnection.connect(
+            host: host, port: port, serverName: name, configuration: clientConfiguration())
+        do {
+            if let credentials = configuration.smarthost?.credentials {
+                try await authenticate(connection, credentials)
+            }
+            return (connection, try await connection.send(transaction, body: ByteBuffer(bytes: body)))
+        } catch {
+            await connection.close()
+            throw error
+        }
     }
 
     /// AUTH towards the smarthost: SCRAM-SHA-256 when offered (the password never crosses the wire), else PLAIN

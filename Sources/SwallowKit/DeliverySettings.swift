@@ -20,6 +20,8 @@ public struct DeliverySettings: Sendable, Hashable {
     public var retryMaximum: Double = 4 * 3600
     /// Seconds a message may stay queued before its remaining recipients bounce.
     public var lifetime: Double = 5 * 86_400
+    /// Seconds a session stays open for the next message to the same host (0: none kept).
+    public var connectionCacheTime: Double = 2
     /// Messages in delivery at once.
     public var concurrency = 20
     /// RFC 5321 §4.5.3.2 timeouts, in seconds: the greeting and each command's reply (MAIL, RCPT and the rest),

@@ -125,7 +125,8 @@ public struct SwallowDaemon: Sendable {
             timeouts: timeouts,
             retry: RetrySchedule(
                 initialDelay: settings.retryInitial, maximumDelay: settings.retryMaximum, lifetime: settings.lifetime),
-            concurrency: settings.concurrency, connectTimeout: settings.connectTimeout)
+            concurrency: settings.concurrency, connectionCacheTime: settings.connectionCacheTime,
+            connectTimeout: settings.connectTimeout)
     }
 
     /// Records the journal's last checkpoint; call after the server has stopped.

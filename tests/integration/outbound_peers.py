@@ -69,6 +69,7 @@ class RecordingHandler:
 
     def __init__(self):
         self.messages: list[tuple[str, list[str], bytes]] = []
+        self.sessions: list[int] = []  # one entry per message: the id of the SMTP session that carried it
         self.replies: dict[str, str] = {}
         self.temporary: dict[str, int] = {}
         self.rcpt_attempts: dict[str, int] = {}
@@ -89,6 +90,7 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.sessions.append(id(session))
         return "250 2.0.0 Queued"
 
 

@@ -126,6 +126,15 @@ def test_smarthost_with_auth(auth_server_factory, peers, tmp_path):
     assert ("remote.test", "MX") not in dns.resolver.queries, "no MX lookup with a smarthost"
 
 
+def test_one_session_carries_consecutive_messages(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer, concurrency=1, connection_cache_time=5)
+    for n in range(3):
+        submit(srv, [f"r{n}@remote.test"], make_message(subject=f"message {n}"))
+    peer.wait_messages(3)
+    assert len(set(peer.handler.sessions)) == 1, "the kept session carried every message"
+
+
 def test_implicit_mx_and_cname(auth_server_factory, peers):
     dns, peer = peers
     srv = relay_server(auth_server_factory, dns, peer)
