@@ -109,6 +109,10 @@ final class LocalDeliverySession: SMTPSession {
         let maildirs = backend.maildirs(for: envelope.recipients)
         let remote = envelope.recipients.filter { backend.directory.resolve($0.path) == .notLocal }
         var queued: QueueSink?
+        if !remote.isEmpty && envelope.parameters.body == .binaryMIME {
+            // The client sends to the next hop with DATA, which cannot carry binary bodies (RFC 3030 §3).
+            throw Reply(554, .init(5, 6, 3), "BINARYMIME messages cannot be relayed here; send them as 8BITMIME")
+        }
         if let queue = backend.queue, !remote.isEmpty, mayRelay {
             queued = QueueSink(queue: queue, envelope: envelope, recipients: remote, user: user.withLock { $0 })
         }

@@ -278,6 +278,19 @@ def test_shutdown_does_not_wait_for_a_silent_peer(auth_server_factory, peers):
         silent.close()
 
 
+def test_binarymime_is_not_relayed(auth_server_factory, peers):
+    dns, peer = peers
+    srv = relay_server(auth_server_factory, dns, peer)
+    body = make_message(subject="binary")
+    with srv.connect_submission() as c:
+        c.start_tls()
+        c.login(ALICE, ALICE_PW)
+        expect(c.cmd("MAIL FROM:<alice@example.test> BODY=BINARYMIME"), 250)
+        expect(c.cmd("RCPT TO:<carol@remote.test>"), 250)
+        c.send(f"BDAT {len(body)} LAST\r\n".encode() + body)
+        expect(c.read_reply(), 554, "5.6.3")
+
+
 def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):
     dns, peer = peers
     srv = relay_server(auth_server_factory, dns, peer)
