@@ -27,7 +27,7 @@ actor ConnectionCache {
 
     /// Keeps `connection` for the next message to `destination`, or closes it when enough are kept.
     func give(_ connection: SMTPClientConnection, for destination: String) async {
-        guard idleTime > .zero, (idle[destination]?.count ?? 0) < perDestination else {
+        guard idleTime > .zero, (idle[destination]?.count ?? 0) < perDestination, await connection.isUsable else {
             await connection.quit()
             return
         }

@@ -31,6 +31,8 @@ public actor SMTPClientConnection {
     public var extensions: ServerExtensions { machine.extensions }
     /// Whether the session is encrypted (implicit TLS or STARTTLS).
     public var isTLS: Bool { machine.isTLS }
+    /// Whether another transaction may start: the session is ready and the connection open.
+    public var isUsable: Bool { machine.isReady && channel.isActive }
 
     private init(
         channel: any Channel, reader: NIOLoopBound<ReplyReader>, configuration: SMTPClientConfiguration,
@@ -200,7 +202,7 @@ public actor SMTPClientConnection {
         -> TransactionResult
     {
         switch try await drive(machine.startTransaction(transaction), body: body) {
-        case .transactionFinished(let result): return result
+        case .transactionFinished(let result), .transactionAborted(let result, _): return result
         case let other: throw .sessionEnded(Reply(451, .init(4, 5, 0), "Unexpected client state \(other)"))
         }
     }
@@ -252,6 +254,9 @@ public actor SMTPClientConnection {
             case .close(let reply):
                 channel.close(promise: nil)
                 if let reply { throw .sessionEnded(reply) }
+                return action
+            case .transactionAborted:
+                channel.close(promise: nil)
                 return action
             case .ready, .authChallenge, .authFinished, .transactionFinished:
                 return action

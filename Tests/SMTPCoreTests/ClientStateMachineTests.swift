@@ -148,12 +148,27 @@ private func transaction(_ recipients: [Recipient], size: Int = 100, eightBit: B
             == .transactionFinished(TransactionResult(all: recipients, reply: refused, isLocal: false)))
 }
 
-@Test func closingServerFailsTheTransaction() {
+@Test func closingServerAbortsTheTransactionKeepingDecidedRecipients() {
     var machine = readyMachine(ehlo: ehloFull)
-    _ = machine.startTransaction(transaction([rcpt("bob")]))
+    let recipients = [rcpt("nobody"), rcpt("bob")]
+    _ = machine.startTransaction(transaction(recipients))
+    let unknown = Reply(550, .init(5, 1, 1), "no")
+    #expect(machine.replyReceived(ok) == .read)
+    #expect(machine.replyReceived(unknown) == .read)
     let closing = Reply(421, .init(4, 3, 2), "shutting down")
-    #expect(machine.replyReceived(closing) == .close(closing))
+    #expect(
+        machine.replyReceived(closing)
+            == .transactionAborted(
+                TransactionResult(recipients: [
+                    RecipientResult(recipient: recipients[0], reply: unknown),
+                    RecipientResult(recipient: recipients[1], reply: closing),
+                ]), closing))
     #expect(!machine.isReady)
+    // Whatever comes next is told the session is over, as a temporary failure.
+    guard case .close(let reply?) = machine.startTransaction(transaction([rcpt("bob")])) else {
+        return #expect(Bool(false))
+    }
+    #expect(reply.code == 421)
 }
 
 @Test func refusesWhatTheServerCannotTake() {

@@ -75,6 +75,10 @@ private func drive(_ replies: [Reply]) {
             case .transactionFinished(let result):
                 require(result.recipients.count == recipients.count, "results for \(result.recipients.count)")
                 action = machine.quit()
+            case .transactionAborted(let result, let reply):
+                require(result.recipients.count == recipients.count, "results for \(result.recipients.count)")
+                require(reply.code == 421, "aborted by \(reply)")
+                return
             case .close: return
             default: break loop
             }

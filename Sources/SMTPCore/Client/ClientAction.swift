@@ -19,6 +19,9 @@ public enum ClientAction: Sendable, Hashable {
     case sendBody(discard: Bool)
     /// The transaction is over with one result per recipient; the session is ready again.
     case transactionFinished(TransactionResult)
+    /// The server ended the session (421) in the middle of the transaction: close the connection. Recipients it had
+    /// already refused keep that reply; the others get the 421, to be tried again.
+    case transactionAborted(TransactionResult, Reply)
     /// Close the connection. The reply says why when the session failed (4xx: try again later; 5xx: the server
     /// refuses this client for good); nil after QUIT.
     case close(Reply?)

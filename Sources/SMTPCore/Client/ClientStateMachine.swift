@@ -163,6 +163,7 @@ public struct ClientStateMachine: Sendable {
     /// local reply and nothing sent: UTF-8 addresses without SMTPUTF8 (RFC 6531 §3.2), an 8-bit body without
     /// 8BITMIME (no down-conversion), a body over the SIZE limit (RFC 1870).
     public mutating func startTransaction(_ transaction: OutboundTransaction) -> ClientAction {
+        if case .closed = state { return .close(Self.sessionClosed) }
         guard case .ready = state else { return fail(Self.outOfSequence) }
         if let refusal = refusal(for: transaction) {
             return .transactionFinished(TransactionResult(all: transaction.recipients, reply: refusal, isLocal: true))
@@ -224,7 +225,19 @@ public struct ClientStateMachine: Sendable {
         let expected = transaction.expected.removeFirst()
         if reply.code == 421 {
             // The server is closing: every recipient not yet decided gets the 421 and is tried again later.
-            return fail(reply)
+            let result =
+                transaction.outcome
+                ?? TransactionResult(
+                    recipients: zip(transaction.transaction.recipients, transaction.rcptReplies).map {
+                        recipient, rcptReply in
+                        guard let rcptReply, !rcptReply.isPositive else {
+                            return RecipientResult(recipient: recipient, reply: reply)
+                        }
+                        return RecipientResult(recipient: recipient, reply: rcptReply)
+                    })
+            state = .closed
+            awaiting = nil
+            return .transactionAborted(result, reply)
         }
         switch expected {
         case .mail:
@@ -406,6 +419,7 @@ public struct ClientStateMachine: Sendable {
     static let tlsUnavailable = Reply(
         454, .init(4, 7, 0), "TLS is required for this destination but the server does not offer STARTTLS")
     static let outOfSequence = Reply(503, .init(5, 5, 1), "Client request out of sequence")
+    static let sessionClosed = Reply(421, .init(4, 4, 2), "The session has ended")
     static let noRecipientAccepted = Reply(554, .init(5, 5, 0), "No recipient was accepted")
     static let unsafeAddress = Reply(
         501, .init(5, 1, 3), "Address or parameter with control characters; not sent")
