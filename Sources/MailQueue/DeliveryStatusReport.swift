@@ -41,6 +41,20 @@ public struct DeliveryStatusReport: Sendable {
             action: "relayed")
     }
 
+    /// The warning that delivery to `recipients` is taking long and goes on (RFC 3464 `Action: delayed`), with the
+    /// original's headers only: the message itself is still on its way.
+    public func delayed(for message: QueuedMessage, recipients: [QueuedRecipient], original: [UInt8], until: String)
+        -> [UInt8]
+    {
+        var headersOnly = message
+        headersOnly.dsnReturn = "HDRS"
+        return render(
+            headersOnly, recipients, original: original, subject: "Delayed Mail (still being retried)",
+            intro:
+                "Your message could not be delivered yet to the recipients below. It will be retried until \(until).\n",
+            action: "delayed")
+    }
+
     private func render(
         _ message: QueuedMessage, _ failed: [QueuedRecipient], original: [UInt8], subject: String, intro: String,
         action: String

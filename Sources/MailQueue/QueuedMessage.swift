@@ -24,6 +24,8 @@ public struct QueuedMessage: Sendable, Hashable, Codable {
     public var eightBit: Bool
     /// Submitted with `SMTPUTF8` (RFC 6531): passed on, and refused by a next hop without it.
     public var smtpUTF8: Bool
+    /// Whether the sender was warned that delivery is delayed (once per message).
+    public var delayWarned: Bool = false
 
     public init(
         id: String, sender: String, recipients: [QueuedRecipient], arrival: Double, size: Int, eightBit: Bool,
@@ -106,6 +108,8 @@ public struct QueuedRecipient: Sendable, Hashable, Codable {
 
     /// Whether the sender wants a DSN on failure: unless NOTIFY says otherwise (RFC 3461 §4.1), yes.
     public var wantsFailureNotice: Bool { notify.map { $0.contains("FAILURE") } ?? true }
+    /// Whether the sender wants a delay warning: with `NOTIFY=DELAY`, or without NOTIFY (as Postfix does).
+    public var wantsDelayNotice: Bool { notify.map { $0.contains("DELAY") } ?? true }
 }
 
 /// A reply as the queue stores it.

@@ -44,6 +44,8 @@ public struct DeliveryConfiguration: Sendable {
     public var lease: Double
     /// The longest the worker sleeps before looking at the queue again (seconds).
     public var pollInterval: Double
+    /// Seconds after arrival when a sender whose message is still deferred gets one delay warning (0: never).
+    public var delayWarning: Double
     /// Seconds a session stays open after a transaction for the next message to the same host (0: none kept).
     public var connectionCacheTime: Double
     /// Seconds to wait for a TCP connection to a mail host.
@@ -54,12 +56,14 @@ public struct DeliveryConfiguration: Sendable {
     public init(
         hostname: String, port: Int = 25, smarthost: Smarthost? = nil,
         security: SMTPClientConfiguration.Security = .startTLSIfOffered, timeouts: ClientTimeouts = ClientTimeouts(),
-        retry: RetrySchedule = RetrySchedule(), concurrency: Int = 20, connectionCacheTime: Double = 2,
+        retry: RetrySchedule = RetrySchedule(), delayWarning: Double = 4 * 3600, concurrency: Int = 20,
+        connectionCacheTime: Double = 2,
         connectTimeout: Double = 30,
         lease: Double = 3600, pollInterval: Double = 1, maximumHops: Int = 50
     ) {
         self.connectTimeout = connectTimeout
         self.connectionCacheTime = connectionCacheTime
+        self.delayWarning = delayWarning
         self.hostname = hostname
         self.port = port
         self.smarthost = smarthost

@@ -138,6 +138,7 @@ public struct DeliveryWorker: Service {
         }.map { message.recipients[$0] }
         await bounce(message, newlyFailed, body: body, expired: expired)
         await reportRelayed(message, relayed.map { message.recipients[$0] }, body: body)
+        await warnIfDelayed(&message, body: body)
         do {
             if message.isFinished {
                 try await queue.complete(message.id)
@@ -342,6 +343,28 @@ public struct DeliveryWorker: Service {
             logger.notice("\(message.id): sender non-delivery notification to <\(message.sender)>")
         } catch {
             logger.error("\(message.id): cannot deliver the bounce to <\(message.sender)>: \(error)")
+        }
+    }
+
+    /// One `delayed` report per message once it has waited `delayWarning` with recipients still pending.
+    private func warnIfDelayed(_ message: inout QueuedMessage, body: [UInt8]) async {
+        guard configuration.delayWarning > 0, !message.delayWarned,
+            now() - message.arrival >= configuration.delayWarning,
+            let sender = Mailbox(address: message.sender)
+        else { return }
+        let waiting = message.pending.filter(\.wantsDelayNotice)
+        guard !waiting.isEmpty else { return }
+        message.delayWarned = true
+        let report = DeliveryStatusReport(
+            reportingMTA: configuration.hostname, date: RFC5322Date.now(),
+            arrivalDate: RFC5322Date.format(time_t(message.arrival)), token: FileQueue.makeID(now: now()))
+        let until = RFC5322Date.format(time_t(message.arrival + configuration.retry.lifetime))
+        do {
+            try await bounces.deliverBounce(
+                report.delayed(for: message, recipients: waiting, original: body, until: until), to: sender)
+            logger.notice("\(message.id): sender delay notification to <\(message.sender)>")
+        } catch {
+            logger.error("\(message.id): cannot deliver the delay warning to <\(message.sender)>: \(error)")
         }
     }
 

@@ -11,7 +11,7 @@ extension TableReader {
                 "nameservers", "dns_timeout", "port", "smarthost", "tls", "retry_initial", "retry_maximum", "lifetime",
                 "concurrency", "greeting_timeout", "command_timeout", "data_timeout", "data_end_timeout",
                 "connect_timeout", "smarthost_user", "smarthost_password_file", "trusted_networks",
-                "connection_cache_time",
+                "connection_cache_time", "delay_warning",
             ],
             prefix: "delivery.")
         var settings = DeliverySettings()
@@ -69,6 +69,9 @@ extension TableReader {
         if settings.retryMaximum < settings.retryInitial {
             throw fail("delivery.retry_maximum", "must not be less than delivery.retry_initial")
         }
+        settings.delayWarning =
+            try seconds(table, "delay_warning", "delivery.delay_warning", range: 0...(365.0 * 86_400))
+            ?? settings.delayWarning
         settings.connectionCacheTime =
             try seconds(table, "connection_cache_time", "delivery.connection_cache_time", range: 0...3600)
             ?? settings.connectionCacheTime

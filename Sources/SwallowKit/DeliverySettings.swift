@@ -20,6 +20,8 @@ public struct DeliverySettings: Sendable, Hashable {
     public var retryMaximum: Double = 4 * 3600
     /// Seconds a message may stay queued before its remaining recipients bounce.
     public var lifetime: Double = 5 * 86_400
+    /// Seconds after arrival when the sender of a still-deferred message is warned once (0: never).
+    public var delayWarning: Double = 4 * 3600
     /// Seconds a session stays open for the next message to the same host (0: none kept).
     public var connectionCacheTime: Double = 2
     /// Messages in delivery at once.

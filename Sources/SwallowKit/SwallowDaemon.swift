@@ -125,7 +125,8 @@ public struct SwallowDaemon: Sendable {
             timeouts: timeouts,
             retry: RetrySchedule(
                 initialDelay: settings.retryInitial, maximumDelay: settings.retryMaximum, lifetime: settings.lifetime),
-            concurrency: settings.concurrency, connectionCacheTime: settings.connectionCacheTime,
+            delayWarning: settings.delayWarning, concurrency: settings.concurrency,
+            connectionCacheTime: settings.connectionCacheTime,
             connectTimeout: settings.connectTimeout)
     }
 

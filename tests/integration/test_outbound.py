@@ -205,6 +205,21 @@ def test_temporary_failure_is_retried(auth_server_factory, peers):
     assert srv.maildir("alice") == [], "no bounce for mail that was delivered"
 
 
+def test_delay_warning_then_delivery(auth_server_factory, peers):
+    dns, peer = peers
+    peer.handler.temporary["slow"] = 3
+    srv = relay_server(auth_server_factory, dns, peer, delay_warning=1)
+    submit(srv, ["slow@remote.test"], make_message(subject="slow one"))
+    warning = wait_bounce(srv, timeout=20)
+    assert warning["Subject"] == "Delayed Mail (still being retried)"
+    groups = delivery_status(warning)
+    assert groups[0]["action"] == "delayed"
+    assert groups[0]["status"] == "4.3.0"
+    assert peer.wait_messages(1, timeout=30)[0][1] == ["slow@remote.test"]
+    time.sleep(1.5)
+    assert len(srv.maildir("alice")) == 1, "one warning per message"
+
+
 @pytest.mark.parametrize("domain, status", [("nullmx.test", "5.1.10"), ("nowhere.test", "5.1.2")])
 def test_domains_that_take_no_mail_bounce_at_once(auth_server_factory, peers, domain, status):
     dns, peer = peers
