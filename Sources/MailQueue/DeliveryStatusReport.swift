@@ -62,7 +62,7 @@ public struct DeliveryStatusReport: Sendable {
         let boundary = "\(token)/\(reportingMTA)"
         var text = """
             From: Mail Delivery System <MAILER-DAEMON@\(reportingMTA)>
-            To: <\(message.sender)>
+            To: <\(message.sender.isEmpty ? "postmaster@\(reportingMTA)" : message.sender)>
             Subject: \(subject)
             Date: \(date)
             Message-ID: <\(token)@\(reportingMTA)>

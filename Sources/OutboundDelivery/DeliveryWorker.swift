@@ -330,19 +330,18 @@ public struct DeliveryWorker: Service {
     private func bounce(_ message: QueuedMessage, _ failed: [QueuedRecipient], body: [UInt8], expired: Bool) async {
         let wanted = failed.filter(\.wantsFailureNotice)
         guard !wanted.isEmpty else { return }
-        guard let sender = Mailbox(address: message.sender) else {
-            logger.notice("\(message.id): no bounce for the null sender")
-            return
-        }
+        // A failed bounce (from the null sender) is never bounced to anyone else; the postmaster hears of it
+        // (a double bounce), in a local mailbox only, so nothing can loop.
+        let to: ForwardPath = Mailbox(address: message.sender).map { .mailbox($0) } ?? .postmaster
         let report = DeliveryStatusReport(
             reportingMTA: configuration.hostname, date: RFC5322Date.now(),
             arrivalDate: RFC5322Date.format(time_t(message.arrival)), token: FileQueue.makeID(now: now()))
         let bytes = report.bounce(for: message, failed: wanted, original: body, expired: expired)
         do {
-            try await bounces.deliverBounce(bytes, to: sender)
-            logger.notice("\(message.id): sender non-delivery notification to <\(message.sender)>")
+            try await bounces.deliverBounce(bytes, to: to)
+            logger.notice("\(message.id): non-delivery notification to \(to)")
         } catch {
-            logger.error("\(message.id): cannot deliver the bounce to <\(message.sender)>: \(error)")
+            logger.error("\(message.id): cannot deliver the bounce to \(to): \(error)")
         }
     }
 
@@ -361,7 +360,7 @@ public struct DeliveryWorker: Service {
         let until = RFC5322Date.format(time_t(message.arrival + configuration.retry.lifetime))
         do {
             try await bounces.deliverBounce(
-                report.delayed(for: message, recipients: waiting, original: body, until: until), to: sender)
+                report.delayed(for: message, recipients: waiting, original: body, until: until), to: .mailbox(sender))
             logger.notice("\(message.id): sender delay notification to <\(message.sender)>")
         } catch {
             logger.error("\(message.id): cannot deliver the delay warning to <\(message.sender)>: \(error)")
@@ -376,7 +375,7 @@ public struct DeliveryWorker: Service {
             arrivalDate: RFC5322Date.format(time_t(message.arrival)), token: FileQueue.makeID(now: now()))
         do {
             try await bounces.deliverBounce(
-                report.relayed(for: message, recipients: recipients, original: body), to: sender)
+                report.relayed(for: message, recipients: recipients, original: body), to: .mailbox(sender))
             logger.notice("\(message.id): sender delivery status notification (relayed) to <\(message.sender)>")
         } catch {
             logger.error("\(message.id): cannot deliver the success report to <\(message.sender)>: \(error)")

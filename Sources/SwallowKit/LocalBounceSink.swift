@@ -10,14 +10,14 @@ import SMTPCore
     import Darwin
 #endif
 
-/// Delivers bounces: into the sender's Maildir when the sender is local (with `Return-Path: <>`), through the
-/// outbound queue from the null sender otherwise.
+/// Delivers reports: into the recipient's Maildir when it is local (with `Return-Path: <>`), through the outbound
+/// queue from the null sender otherwise. `<Postmaster>` is this host's postmaster, always local.
 struct LocalBounceSink: BounceSink {
     let backend: LocalDeliveryBackend
     let queue: any OutboundQueue
 
-    func deliverBounce(_ message: [UInt8], to recipient: Mailbox) async throws {
-        let maildirs = backend.maildirs(for: [Recipient(path: .mailbox(recipient))])
+    func deliverBounce(_ message: [UInt8], to recipient: ForwardPath) async throws {
+        let maildirs = backend.maildirs(for: [Recipient(path: recipient)])
         if !maildirs.isEmpty {
             let stored = try await MaildirMessage.begin(
                 in: maildirs, hostname: backend.hostname, committer: backend.committer)
@@ -31,9 +31,10 @@ struct LocalBounceSink: BounceSink {
             }
             return
         }
+        guard case .mailbox(let mailbox) = recipient else { throw Reply.localError }
         let now = Double(time(nil))
         let queued = QueuedMessage(
-            id: FileQueue.makeID(now: now), sender: "", recipients: [QueuedRecipient(address: recipient.description)],
+            id: FileQueue.makeID(now: now), sender: "", recipients: [QueuedRecipient(address: mailbox.description)],
             arrival: now, size: message.count, eightBit: OutboundTransaction.isEightBit(message))
         try await queue.enqueue(queued, body: message)
     }

@@ -306,6 +306,23 @@ def test_binarymime_is_not_relayed(auth_server_factory, peers):
         expect(c.read_reply(), 554, "5.6.3")
 
 
+def test_a_bounce_that_fails_goes_to_the_postmaster(auth_server_factory, peers):
+    dns, peer = peers
+    peer.handler.replies["nobody"] = "550 5.1.1 No such user here"
+    srv = relay_server(auth_server_factory, dns, peer, trusted_networks=["127.0.0.0/8"])
+    with srv.connect() as c:  # a trusted client whose sender domain does not exist
+        c.start()
+        expect(c.transaction("app@nowhere.test", ["nobody@remote.test"], make_message(subject="doomed")), 250)
+    # The bounce to app@nowhere.test (from <>) fails with NXDOMAIN: the postmaster gets a double bounce.
+    files = srv.wait_delivered("postmaster", 1, timeout=20)
+    report = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
+    groups = delivery_status(report)
+    assert groups[0]["final-recipient"] == "rfc822; app@nowhere.test"
+    assert groups[0]["status"] == "5.1.2"
+    time.sleep(1.5)
+    assert len(srv.maildir("postmaster")) == 1, "a double bounce is never bounced again"
+
+
 def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):
     dns, peer = peers
     srv = relay_server(auth_server_factory, dns, peer)
