@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .library(name: "SMTPCore", targets: ["SMTPCore"]),
         .library(name: "SMTPServer", targets: ["SMTPServer"]),
+        .library(name: "SMTPClient", targets: ["SMTPClient"]),
+        .library(name: "DNSCore", targets: ["DNSCore"]),
+        .library(name: "SMTPAuth", targets: ["SMTPAuth"]),
         .library(name: "MailStore", targets: ["MailStore"]),
         .library(name: "SwallowKit", targets: ["SwallowKit"]),
         .executable(name: "swallow", targets: ["swallow"]),
@@ -46,6 +49,44 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // Outbound SMTP over NIO: connections, STARTTLS/implicit TLS, AUTH, pipelined transactions. The protocol
+        // decisions are SMTPCore's ClientStateMachine.
+        .target(
+            name: "SMTPClient",
+            dependencies: [
+                "SMTPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // Sans-IO DNS messages: queries out, answers in (MX, A, AAAA, CNAME, name compression), bounded.
+        .target(name: "DNSCore", swiftSettings: strict),
+        // DNS over NIO UDP (TCP when truncated) and mail routing: MX, implicit MX, null MX.
+        .target(
+            name: "DNSResolver",
+            dependencies: [
+                "DNSCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // The outbound queue: the OutboundQueue protocol, its local file implementation, the retry schedule, DSNs.
+        .target(name: "MailQueue", dependencies: ["SMTPCore", "FileSupport"], swiftSettings: strict),
+        // The delivery worker: routes queued mail by MX (or a smarthost) and sends it with SMTPClient.
+        .target(
+            name: "OutboundDelivery",
+            dependencies: [
+                "MailQueue", "SMTPClient", "DNSResolver", "DNSCore", "SMTPCore", "SMTPServer", "SMTPAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
@@ -90,6 +131,7 @@ let package = Package(
             name: "SwallowKit",
             dependencies: [
                 "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport", "CHeap",
+                "MailQueue", "OutboundDelivery", "DNSResolver",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,6 +158,35 @@ let package = Package(
             path: "Examples/EmbeddedServer",
             swiftSettings: strict
         ),
+        // The README's sending example, compiled by every build.
+        .executableTarget(
+            name: "SendMail",
+            dependencies: ["SMTPClient", "SMTPCore", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Examples/SendMail",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SMTPClientTests",
+            dependencies: [
+                "SMTPClient", "SMTPCore", "SMTPServer", "SwallowTLS", "SwallowKit", "SMTPAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "DNSCoreTests", dependencies: ["DNSCore"], swiftSettings: strict),
+        .testTarget(
+            name: "DNSResolverTests",
+            dependencies: [
+                "DNSResolver", "DNSCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "OutboundDeliveryTests", dependencies: ["OutboundDelivery"], swiftSettings: strict),
+        .testTarget(name: "MailQueueTests", dependencies: ["MailQueue", "SMTPCore"], swiftSettings: strict),
         // Temporary directories that clean up after themselves, and file reading, for the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SMTPCoreTests", dependencies: ["SMTPCore"], swiftSettings: strict),

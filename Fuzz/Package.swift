@@ -26,6 +26,14 @@ let package = Package(
             dependencies: ["FuzzSupport", .product(name: "SMTPCore", package: swallow)],
             swiftSettings: executable),
         .executableTarget(
+            name: "FuzzReplyParser",
+            dependencies: ["FuzzSupport", .product(name: "SMTPCore", package: swallow)],
+            swiftSettings: executable),
+        .executableTarget(
+            name: "FuzzDNSMessage",
+            dependencies: ["FuzzSupport", .product(name: "DNSCore", package: swallow)],
+            swiftSettings: executable),
+        .executableTarget(
             name: "FuzzDotUnstuffer",
             dependencies: ["FuzzSupport", .product(name: "SMTPCore", package: swallow)],
             swiftSettings: executable),

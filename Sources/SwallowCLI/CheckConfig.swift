@@ -30,6 +30,14 @@ struct CheckConfig: AsyncParsableCommand {
             print(
                 "storage: journal=\(configuration.journal) checkpoint_interval=\(configuration.checkpointInterval)"
                     + " (\(configuration.journalDirectory))")
+            let delivery = configuration.delivery
+            print(
+                "delivery: nameservers="
+                    + (delivery.nameservers.isEmpty ? "/etc/resolv.conf" : delivery.nameservers.joined(separator: ","))
+                    + " port=\(delivery.port) smarthost=\(delivery.smarthost ?? "none") tls=\(delivery.tls)"
+                    + " retry_initial=\(delivery.retryInitial) retry_maximum=\(delivery.retryMaximum)"
+                    + " lifetime=\(delivery.lifetime) concurrency=\(delivery.concurrency)"
+                    + " (\(configuration.queueDirectory))")
         } catch {
             Options.printError(error)
             throw ExitCode.failure

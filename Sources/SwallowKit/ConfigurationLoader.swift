@@ -52,7 +52,7 @@ public enum ConfigurationLoader {
 }
 
 /// Walks the TOML tree, tracking the key path for error messages.
-private struct TableReader {
+struct TableReader {
     let file: String
 
     func fail(_ key: String, _ message: String) -> ConfigurationError {
@@ -126,7 +126,7 @@ private struct TableReader {
             root,
             allowed: [
                 "hostname", "listen", "submission", "submissions", "data_dir", "log_level", "limits", "timeouts",
-                "policy", "domains", "tls", "auth", "storage",
+                "policy", "domains", "tls", "auth", "storage", "delivery",
             ],
             prefix: "")
         if let hostname = try string(root, "hostname", "hostname") {
@@ -231,6 +231,7 @@ private struct TableReader {
         }
         if let tls = try subtable(root, "tls") { try readTLS(tls, into: &config) }
         if let auth = try subtable(root, "auth") { try readAuth(auth, into: &config) }
+        if let delivery = try subtable(root, "delivery") { config.delivery = try readDelivery(delivery) }
         if let domains = try subtable(root, "domains") {
             for name in domains.keys.sorted() {
                 config.domains.append(try domain(name, domains[name]!))

@@ -1,12 +1,15 @@
 import Logging
+import MailQueue
 import MailStore
 import NIOCore
 import SMTPCore
 import SMTPServer
 import Synchronization
 
-/// The daemon's backend: accepts recipients the `Directory` knows, refuses everything else (never an open relay),
-/// and delivers each message durably into the recipients' Maildirs with a `Return-Path:` header.
+/// The daemon's backend: accepts recipients the `Directory` knows, and recipients in other domains from
+/// authenticated users when there is an outbound queue; refuses everything else (never an open relay). Delivers
+/// each message durably into the local recipients' Maildirs with a `Return-Path:` header, and into the queue for
+/// the others, before the 250.
 public struct LocalDeliveryBackend: SMTPBackend {
     public let directory: Directory
     /// Root of the Maildirs: `<mailDirectory>/<domain>/<local part>/{tmp,new,cur}`.
@@ -16,20 +19,27 @@ public struct LocalDeliveryBackend: SMTPBackend {
     public let allowedSenders: [String: [String]]
     /// Makes the messages durable; with a journal, many small messages share one sync.
     public let committer: GroupCommitter
+    /// Where authenticated users' mail for other domains goes; nil: such recipients get 451 4.7.1.
+    public let queue: (any OutboundQueue)?
+    /// Clients that may relay without authenticating.
+    public let trustedNetworks: [NetworkPrefix]
 
     public init(
         directory: Directory, mailDirectory: String, hostname: String, allowedSenders: [String: [String]] = [:],
-        committer: GroupCommitter = .shared
+        committer: GroupCommitter = .shared, queue: (any OutboundQueue)? = nil, trustedNetworks: [NetworkPrefix] = []
     ) {
+        self.trustedNetworks = trustedNetworks
         self.directory = directory
         self.mailDirectory = mailDirectory
         self.hostname = hostname
         self.allowedSenders = allowedSenders
         self.committer = committer
+        self.queue = queue
     }
 
     public func makeSession(for connection: ConnectionInfo) -> any SMTPSession {
-        LocalDeliverySession(backend: self)
+        LocalDeliverySession(
+            backend: self, trusted: trustedNetworks.contains { $0.contains(connection.clientAddress) })
     }
 
     /// Whether `user` may use `sender` as the envelope sender: its own address, or one it is allowed.
@@ -58,11 +68,17 @@ public struct LocalDeliveryBackend: SMTPBackend {
 
 final class LocalDeliverySession: SMTPSession {
     let backend: LocalDeliveryBackend
+    /// The client is in `trusted_networks`: it may relay without authenticating.
+    let trusted: Bool
     private let user = Mutex<String?>(nil)
 
-    init(backend: LocalDeliveryBackend) {
+    init(backend: LocalDeliveryBackend, trusted: Bool = false) {
         self.backend = backend
+        self.trusted = trusted
     }
+
+    /// Whether this session may send to other domains: authenticated, or from a trusted network.
+    private var mayRelay: Bool { trusted || user.withLock { $0 } != nil }
 
     func authenticated(as user: String) async {
         self.user.withLock { $0 = user }
@@ -82,22 +98,41 @@ final class LocalDeliverySession: SMTPSession {
         case .unknownUser: throw Reply.noSuchUser
         case .notLocal:
             // Never an open relay: only an authenticated user may send elsewhere, through the outbound queue.
-            guard user.withLock({ $0 }) != nil else { throw Reply.relayDenied }
-            throw Reply(451, .init(4, 7, 1), "Relaying for authenticated users is not available yet; try again later")
+            guard mayRelay else { throw Reply.relayDenied }
+            guard backend.queue != nil else {
+                throw Reply(451, .init(4, 7, 1), "Relaying is not configured here; try again later")
+            }
         }
     }
 
     func openMessage(_ envelope: Envelope, id: String) async throws -> any MessageSink {
         let maildirs = backend.maildirs(for: envelope.recipients)
-        guard !maildirs.isEmpty else { throw Reply.localError }
-        do {
-            let message = try await MaildirMessage.begin(
-                in: maildirs, hostname: backend.hostname, committer: backend.committer)
-            let sink = MaildirSink(message: message)
-            try await sink.write(ByteBuffer(string: "Return-Path: \(envelope.sender)\r\n"))
-            return sink
-        } catch let error as MaildirError {
-            throw error.reply
+        let remote = envelope.recipients.filter { backend.directory.resolve($0.path) == .notLocal }
+        var queued: QueueSink?
+        if !remote.isEmpty && envelope.parameters.body == .binaryMIME {
+            // The client sends to the next hop with DATA, which cannot carry binary bodies (RFC 3030 §3).
+            throw Reply(554, .init(5, 6, 3), "BINARYMIME messages cannot be relayed here; send them as 8BITMIME")
+        }
+        if let queue = backend.queue, !remote.isEmpty, mayRelay {
+            queued = QueueSink(queue: queue, envelope: envelope, recipients: remote, user: user.withLock { $0 })
+        }
+        guard !maildirs.isEmpty || queued != nil else { throw Reply.localError }
+        var local: MaildirSink?
+        if !maildirs.isEmpty {
+            do {
+                let message = try await MaildirMessage.begin(
+                    in: maildirs, hostname: backend.hostname, committer: backend.committer)
+                local = MaildirSink(message: message)
+                try await local?.write(ByteBuffer(string: "Return-Path: \(envelope.sender)\r\n"))
+            } catch let error as MaildirError {
+                throw error.reply
+            }
+        }
+        switch (local, queued) {
+        case (let local?, nil): return local
+        case (nil, let queued?): return queued
+        case (let local?, let queued?): return SplitSink(local: local, queued: queued)
+        case (nil, nil): throw Reply.localError
         }
     }
 

@@ -78,6 +78,9 @@ public struct SwallowConfiguration: Sendable {
     /// Addresses an authenticated user may use as sender besides its own: `user → [address or "@domain"]`.
     public var allowedSenders: [String: [String]] = [:]
 
+    /// `[delivery]`: the outbound queue's resolver, retries, timeouts and optional smarthost.
+    public var delivery = DeliverySettings()
+
     public init() {}
 
     /// Whether the catch-all mode is in effect.
@@ -87,6 +90,8 @@ public struct SwallowConfiguration: Sendable {
     public var mailDirectory: String { dataDirectory + "/mail" }
     /// The acceptance journal (see `DeliveryJournal`): `<data_dir>/journal`.
     public var journalDirectory: String { dataDirectory + "/journal" }
+    /// The outbound queue: `<data_dir>/queue`.
+    public var queueDirectory: String { dataDirectory + "/queue" }
     public var resolvedUsersFile: String { usersFile ?? dataDirectory + "/users" }
     /// Where the development certificate is made when none is configured.
     public var selfSignedDirectory: String { dataDirectory + "/tls" }

@@ -1,5 +1,11 @@
+import DNSResolver
+import FileSupport
 import Logging
+import MailQueue
 import MailStore
+import OutboundDelivery
+import SMTPClient
+import SMTPCore
 import SMTPServer
 import ServiceLifecycle
 import SwallowTLS
@@ -23,6 +29,8 @@ public struct SwallowDaemon: Sendable {
     public let leftoversRemoved: Int
     /// Makes accepted messages durable, through the journal when there is one.
     public let committer: GroupCommitter
+    /// Authenticated users' mail for other domains, delivered by the `DeliveryWorker` among `services`.
+    public let queue: FileQueue
     private let lock: DataDirectoryLock
 
     public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
@@ -49,9 +57,15 @@ public struct SwallowDaemon: Sendable {
         certificates = try Self.makeCertificateStore(configuration, logger: logger)
         let directory = Directory(
             domains: configuration.domains, catchAll: configuration.isCatchAll, fallbackDomain: configuration.hostname)
+        do {
+            queue = try FileQueue(directory: configuration.queueDirectory)
+        } catch {
+            throw DaemonSetupError(message: "cannot open the outbound queue: \(error)")
+        }
         let backend = LocalDeliveryBackend(
             directory: directory, mailDirectory: configuration.mailDirectory, hostname: configuration.hostname,
-            allowedSenders: configuration.allowedSenders, committer: committer)
+            allowedSenders: configuration.allowedSenders, committer: committer, queue: queue,
+            trustedNetworks: configuration.delivery.trustedNetworks)
         var serverConfiguration = configuration.serverConfiguration
         logger.info(
             "connection limits",
@@ -69,7 +83,64 @@ public struct SwallowDaemon: Sendable {
                 window: .seconds(configuration.authThrottleWindow))
         }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
-        services = [server, CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger)]
+        let worker = DeliveryWorker(
+            configuration: try Self.deliveryConfiguration(configuration), queue: queue,
+            router: MailRouter(client: DNSClient(configuration: Self.resolverConfiguration(configuration.delivery))),
+            bounces: LocalBounceSink(backend: backend, queue: queue), logger: logger)
+        services = [
+            server, CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger), worker,
+        ]
+    }
+
+    static func resolverConfiguration(_ settings: DeliverySettings) -> ResolverConfiguration {
+        var resolver =
+            settings.nameservers.isEmpty
+            ? ResolverConfiguration.system()
+            : ResolverConfiguration(nameservers: settings.nameservers.compactMap(ResolverConfiguration.nameserver))
+        resolver.timeout = .milliseconds(Int(settings.dnsTimeout * 1000))
+        return resolver
+    }
+
+    static func deliveryConfiguration(_ configuration: SwallowConfiguration) throws(DaemonSetupError)
+        -> DeliveryConfiguration
+    {
+        let settings = configuration.delivery
+        var timeouts = ClientTimeouts()
+        timeouts.greeting = .milliseconds(Int(settings.greetingTimeout * 1000))
+        timeouts.command = .milliseconds(Int(settings.commandTimeout * 1000))
+        timeouts.mail = timeouts.command
+        timeouts.rcpt = timeouts.command
+        timeouts.dataInitiation = .milliseconds(Int(settings.dataTimeout * 1000))
+        timeouts.dataBlock = timeouts.dataInitiation
+        timeouts.dataTermination = .milliseconds(Int(settings.dataEndTimeout * 1000))
+        var smarthost = settings.smarthost.flatMap(ListenAddress.init(parsing:)).map {
+            DeliveryConfiguration.Smarthost(host: $0.host, port: $0.port)
+        }
+        if let user = settings.smarthostUser, let file = settings.smarthostPasswordFile {
+            // The password's file, not the configuration, holds the secret: the configuration may be world-readable.
+            let bytes: [UInt8]
+            do {
+                bytes = try POSIXFile.contents(of: file, maximumSize: 4096)
+            } catch {
+                throw DaemonSetupError(message: "cannot read delivery.smarthost_password_file \(file): \(error)")
+            }
+            let password = String(decoding: bytes.prefix { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+            smarthost?.credentials = (user, password)
+        }
+        let security: SMTPClientConfiguration.Security =
+            switch settings.tls {
+            case "none": .plaintext
+            case "required": .startTLS
+            default: .startTLSIfOffered
+            }
+        return DeliveryConfiguration(
+            hostname: configuration.hostname, port: settings.port, smarthost: smarthost, security: security,
+            timeouts: timeouts,
+            retry: RetrySchedule(
+                initialDelay: settings.retryInitial, maximumDelay: settings.retryMaximum, lifetime: settings.lifetime),
+            delayWarning: settings.delayWarning, concurrency: settings.concurrency,
+            connectionCacheTime: settings.connectionCacheTime,
+            connectTimeout: settings.connectTimeout)
     }
 
     /// Records the journal's last checkpoint; call after the server has stopped.
@@ -134,8 +205,8 @@ public struct SwallowDaemon: Sendable {
     public func banner(listening addresses: [String]) -> String {
         let who =
             configuration.isCatchAll && configuration.domains.isEmpty
-            ? "accepting mail for any recipient (catch-all), relaying nothing"
-            : "accepting mail for \(configuration.domains.map(\.name).joined(separator: ", ")), relaying nothing"
+            ? "accepting mail for any recipient (catch-all); relaying only for authenticated users"
+            : "accepting mail for \(configuration.domains.map(\.name).joined(separator: ", ")); relaying only for authenticated users"
         return """
             Swallow listening on \(addresses.joined(separator: ", ")) as \(configuration.hostname)
             \(who); mail is stored in \(configuration.mailDirectory)/<domain>/<user>/new

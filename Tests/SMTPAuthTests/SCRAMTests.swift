@@ -250,3 +250,26 @@ import Testing
         #expect(await scram.step(final.message) == .failure(.badCredentials))
     }
 }
+
+/// The client's own checks; the whole exchange with Swallow's server is in SMTPClientTests.
+@Suite struct SCRAMClientTests {
+    @Test func clientRefusesBadServerMessagesAndMustSeeTheServerProof() {
+        var client = SCRAMClient(user: "user@example.test", password: "pencil")
+        let first = String(decoding: client.initialResponse() ?? [], as: UTF8.self)
+        #expect(first.hasPrefix("n,,n=user@example.test,r="))
+        let nonce = String(first.split(separator: "=").last!)
+        // A nonce that does not extend ours, or an absurd iteration count, is refused.
+        var copy = client
+        #expect(copy.respond(to: Array("r=other,s=QSXCR+Q6sek8bf92,i=4096".utf8)) == nil)
+        #expect(copy.respond(to: Array("r=\(nonce)x,s=QSXCR+Q6sek8bf92,i=99999999".utf8)) == nil)
+        let final = client.respond(to: Array("r=\(nonce)srv,s=QSXCR+Q6sek8bf92,i=4096".utf8)) ?? []
+        #expect(String(decoding: final, as: UTF8.self).hasPrefix("c=biws,r=\(nonce)srv,p="))
+        #expect(!client.acceptsSuccess, "not before the server's signature")
+        var forged = client
+        #expect(forged.respond(to: Array("v=AAAA".utf8)) == nil)
+        #expect(!forged.acceptsSuccess)
+        // A user name with "," and "=" is escaped.
+        var odd = SCRAMClient(user: "a,b=c", password: "x")
+        #expect(String(decoding: odd.initialResponse() ?? [], as: UTF8.self).hasPrefix("n,,n=a=2Cb=3Dc,r="))
+    }
+}
