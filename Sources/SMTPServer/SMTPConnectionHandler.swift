@@ -129,7 +129,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         machine.isTLS = listener == .submissions
         logger[metadataKey: "conn"] = "\(connection.id)"
         logger[metadataKey: "client"] = "\(connection.clientAddress)"
-        Counter(label: "swallow_smtp_connections_total").increment()
+        SMTPMetrics.connectionOpened(listener)
 
         switch registry.admit(context.channel, client: connection.clientAddress) {
         case .admitted:
@@ -177,6 +177,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        SMTPMetrics.connectionClosed(listener)
         mode = .closed
         idleTimer?.cancel()
         sessionTimer?.cancel()
@@ -211,6 +212,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
+        SMTPMetrics.received(bytes: incoming.readableBytes)
         guard !isClosed, pendingHangUp == nil else { return }
         // Input read ahead while a backend call is out is timed as of the call's start: the server, not the
         // client, is slow then (the call's end credits the pause to the data rate).
@@ -257,6 +259,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         if case TLSUserEvent.handshakeCompleted = event {
             let version = try? context.pipeline.syncOperations.nioSSL_tlsVersion()
             tlsVersion = version.map(Self.describe)
+            SMTPMetrics.tlsHandshakeCompleted()
             logger.debug("TLS established", metadata: ["tls": "\(tlsVersion ?? "?")"])
             return
         }
@@ -274,6 +277,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         // A TCP FIN inside TLS without close_notify: what came before it is still answered, as after a clean
         // end of input (the `inputClosed` event follows).
         if let error = error as? NIOSSLError, case .uncleanShutdown = error { return }
+        SMTPMetrics.connectionError(error, tlsEstablished: tlsVersion != nil)
         logger.debug("connection error: \(error)")
         close(context, after: [])
     }
@@ -449,6 +453,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         case .authenticate(let mechanism, let initialResponse):
             guard let authenticator = configuration.authenticator, !throttle.isBlocked(connection.clientAddress) else {
                 logger.notice("AUTH refused: too many failures from this address")
+                SMTPMetrics.auth(.throttled)
                 return perform(machine.authStepped(.failure(.throttled)), context)
             }
             let exchange = authenticator.makeExchange(mechanism: mechanism, connection: connection)
@@ -461,6 +466,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             let session = self.session!
             exchange = nil
             logger.info("authenticated", metadata: ["user": "\(user)"])
+            SMTPMetrics.auth(.success)
             call(context, { await session.authenticated(as: user) }) { _ in
                 self.perform(self.machine.authenticationRecorded(), context)
             }
@@ -491,6 +497,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                 // Never the payload: only that it failed, and from where.
                 self.logger.notice("authentication failed", metadata: ["reason": "\(failure)"])
                 self.throttle.recordFailure(self.connection.clientAddress)
+                SMTPMetrics.auth(.failure)
                 self.exchange = nil
             }
             self.perform(self.machine.authStepped(step), context)
@@ -586,6 +593,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         let failure = sinkFailure
         let id = transactionID
         let rest = pendingBody
+        let endOfData = NIODeadline.now()
         self.sink = nil
         pendingBody = nil
         call(
@@ -611,6 +619,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
             }
         ) { result in
             let reply = (try? result.get()) ?? .localError
+            SMTPMetrics.committed(since: endOfData)
             if reply.isPositive { self.limiter.messageAccepted(octets: self.bodyWireBytes) }
             self.logTransaction(reply)
             self.perform(self.machine.messageCommitted(reply), context)
@@ -691,7 +700,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                 "reply": "\(replies.last.map { "\($0.code) \($0.enhancedCode?.description ?? "")" } ?? "none")",
                 "bytes": "\(limiter.sessionBytes)",
             ])
-        Counter(label: "swallow_smtp_hangups_total", dimensions: [("reason", reason.rawValue)]).increment()
+        SMTPMetrics.hangUp(reason)
         close(context, after: replies)
     }
 
@@ -782,7 +791,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
     private func logTransaction(_ reply: Reply) {
         let outcome = reply.isPositive ? "accepted" : "refused"
         if reply.isPositive { accepted += 1 } else { refused += 1 }
-        Counter(label: "swallow_smtp_messages_total", dimensions: [("result", outcome)]).increment()
+        SMTPMetrics.transaction(reply)
         logger.info(
             "message \(outcome)",
             metadata: [

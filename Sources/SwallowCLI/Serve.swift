@@ -1,8 +1,10 @@
 import ArgumentParser
 import Logging
 import MailStore
+import NIOCore
 import SMTPServer
 import ServiceLifecycle
+import SwallowHTTP
 import SwallowKit
 
 #if canImport(Glibc)
@@ -47,9 +49,17 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "swallow")
+        // Once per process, before any metric is made (a metric made earlier would stay with the no-op backend).
+        let metrics = MetricsRoutes.bootstrap(valueBuckets: [StoreMetrics.roundSizeLabel: StoreMetrics.roundSizeBuckets]
+        )
         let daemon: SwallowDaemon
         do {
-            daemon = try SwallowDaemon(configuration: configuration, logger: logger)
+            daemon = try SwallowDaemon(
+                configuration: configuration, logger: logger, metrics: metrics,
+                onHTTPListening: { address in
+                    print("HTTP on http://\(Self.name(address))/ (/metrics, /healthz, /readyz)")
+                    fflush(nil)
+                })
         } catch {
             Options.printError(error)
             throw ExitCode.failure
@@ -57,11 +67,7 @@ struct Serve: AsyncParsableCommand {
         let server = daemon.server
         let bannerTask = Task {
             guard let addresses = try? await server.listeningAddresses else { return }
-            let names = addresses.map { address in
-                let host = address.ipAddress ?? "?"
-                return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
-            }
-            print(daemon.banner(listening: names))
+            print(daemon.banner(listening: addresses.map(Self.name)))
             fflush(nil)
         }
         let group = ServiceGroup(
@@ -79,5 +85,11 @@ struct Serve: AsyncParsableCommand {
         let commits = daemon.committer.statistics
         logger.info(
             "stopped", metadata: ["messages_committed": "\(commits.messages)", "commit_rounds": "\(commits.rounds)"])
+    }
+
+    /// `HOST:PORT`, with the host in brackets for IPv6.
+    static func name(_ address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "?"
+        return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
     }
 }

@@ -72,6 +72,17 @@ public struct SwallowConfiguration: Sendable {
     /// Addresses an authenticated user may use as sender besides its own: `user → [address or "@domain"]`.
     public var allowedSenders: [String: [String]] = [:]
 
+    /// `[http] listen`: the HTTP service (`/metrics`, `/healthz`, `/readyz`); nil: none. On, at 127.0.0.1:8025, when
+    /// Swallow runs without a configuration file; a file turns it on with an `[http]` section.
+    public var httpListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8025)
+
+    /// `user`, `group`: the account to serve as when started as root (see `PrivilegePlan`); group default: the
+    /// user's primary group.
+    public var user: String?
+    public var group: String?
+    /// `allow_root`: serve as root on addresses beyond loopback (refused otherwise when `user` is not set).
+    public var allowRoot = false
+
     public init() {}
 
     /// Whether the catch-all mode is in effect.

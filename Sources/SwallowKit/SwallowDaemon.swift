@@ -1,8 +1,12 @@
 import FileSupport
 import Logging
 import MailStore
+import NIOCore
+import NIOPosix
+import Prometheus
 import SMTPServer
 import ServiceLifecycle
+import SwallowHTTP
 import SwallowTLS
 import UnixSignals
 
@@ -13,21 +17,41 @@ import UnixSignals
 #endif
 
 /// Assembles the daemon from a configuration: the directory, the Maildir backend, certificates, the
-/// authenticator and the SMTP server, plus the services that run beside it.
+/// authenticator and the SMTP server, plus the services that run beside it (the HTTP service among them).
 public struct SwallowDaemon: Sendable {
     public let configuration: SwallowConfiguration
     public let server: SMTPServer
     public let certificates: CertificateStore
-    /// The server, the certificate reloader (SIGHUP) and the heap trimmer, for a `ServiceGroup`.
+    /// The server, the HTTP service (when configured), the certificate reloader (SIGHUP) and the heap trimmer, for
+    /// a `ServiceGroup`.
     public let services: [any Service]
+    /// Whether the daemon gives root up after binding (started as root with `user`).
+    public let privileges: PrivilegePlan
     /// Crash leftovers removed from the mailboxes' `tmp` directories at start.
     public let leftoversRemoved: Int
     /// Makes accepted messages durable, through the journal when there is one.
     public let committer: GroupCommitter
     private let lock: DataDirectoryLock
 
-    public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
+    /// - Parameters:
+    ///   - metrics: the registry `/metrics` exports (see `MetricsRoutes.bootstrap`); nil: a registry of its own,
+    ///     which holds no metric unless the process made Prometheus its swift-metrics backend with it.
+    ///   - onHTTPListening: told the HTTP service's address once it accepts requests.
+    public init(
+        configuration: SwallowConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil,
+        onHTTPListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) throws(DaemonSetupError) {
         self.configuration = configuration
+        let plan = try PrivilegePlan.decide(configuration)
+        privileges = plan
+        if case .drop(let account) = plan {
+            try Self.handOver(configuration.dataDirectory, to: account, logger: logger)
+            // Set up as the account (see `ServiceAccount`), root again only to bind.
+            try account.actAs()
+        } else if geteuid() == 0 {
+            logger.warning("serving as root (loopback only or allow_root); set user = \"…\" to drop privileges")
+        }
+        defer { if case .drop(let account) = plan { try? account.actAsRoot() } }
         // Fail at start, not at the first message, when the data directory cannot be made.
         do {
             try Maildir(path: configuration.mailDirectory).createRoot()
@@ -56,8 +80,66 @@ public struct SwallowDaemon: Sendable {
                 failuresPerAccount: configuration.authFailuresPerAccount,
                 window: .seconds(configuration.authThrottleWindow))
         }
+        if case .drop(let account) = plan {
+            serverConfiguration.onListenersBound = {
+                try account.drop()
+                logger.notice(
+                    "privileges dropped",
+                    metadata: ["user": "\(account.user)", "uid": "\(account.uid)", "gid": "\(account.gid)"])
+            }
+        }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
-        services = [server, CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger)]
+        var services: [any Service] = [server]
+        if let address = configuration.httpListen {
+            services.append(
+                Self.makeHTTPService(
+                    address, server: server, configuration: configuration, committer: committer,
+                    metrics: metrics ?? PrometheusCollectorRegistry(), onListening: onHTTPListening, logger: logger))
+        }
+        services += [CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger)]
+        self.services = services
+    }
+
+    /// Gives the data directory to the account, as root, before setting up as the account: the directory itself
+    /// (made if missing: its parent, such as /var/lib, is root's), and what is in it. The Maildirs are walked only
+    /// when the directory was not the account's yet (a data directory of a run as root): after that, everything
+    /// in them is made by the account, and a start does not stat every message.
+    private static func handOver(
+        _ directory: String, to account: ServiceAccount, logger: Logger
+    ) throws(DaemonSetupError) {
+        do throws(FileError) {
+            try POSIXFile.makeDirectories(directory, mode: 0o750)
+        } catch {
+            throw DaemonSetupError(message: "cannot use data directory \(directory): \(error)")
+        }
+        var info = stat()
+        let owned = stat(directory, &info) == 0 && info.st_uid == account.uid
+        if !owned {
+            logger.notice("giving the data directory to \(account.user)", metadata: ["dir": "\(directory)"])
+        }
+        account.chownTree(directory, skipping: owned ? ["mail"] : [])
+    }
+
+    /// The HTTP service: `/metrics`, `/healthz` and `/readyz`. It binds once the SMTP listeners are bound (and
+    /// privileges dropped), so it never reads a request as root and `/readyz` starts with the listeners up.
+    private static func makeHTTPService(
+        _ address: ListenAddress, server: SMTPServer, configuration: SwallowConfiguration, committer: GroupCommitter,
+        metrics: PrometheusCollectorRegistry, onListening: @escaping @Sendable (SocketAddress) -> Void,
+        logger: Logger
+    ) -> HTTPService {
+        let mailDirectory = configuration.mailDirectory
+        let checks = [
+            ReadinessCheck(name: "listeners") { server.isListening ? nil : "not bound" },
+            ReadinessCheck(name: "store") { await StoreProbe.problem(in: mailDirectory) },
+            ReadinessCheck(name: "journal") {
+                guard let journal = committer.journal else { return nil }
+                return journal.unavailableReason
+            },
+        ]
+        return HTTPService(
+            host: address.host, port: address.port,
+            routes: [MetricsRoutes(registry: metrics), HealthRoutes(checks: checks)],
+            beforeBinding: { _ = try await server.listeningAddresses }, onListening: onListening, logger: logger)
     }
 
     /// Records the journal's last checkpoint; call after the server has stopped.

@@ -183,6 +183,7 @@ public final class DeliveryJournal: Sendable {
                     }
                 }
                 try file.write(target)
+                StoreMetrics.checkpoint(succeeded: true)
             } catch {
                 progress.withLock { $0.devices.merge(devices) { first, _ in first } }
                 throw error
@@ -203,6 +204,7 @@ public final class DeliveryJournal: Sendable {
 
     private func checkpointLogged() {
         do throws(FileError) { try checkpoint() } catch {
+            StoreMetrics.checkpoint(succeeded: false)
             logger.error("journal checkpoint failed; will retry", metadata: ["error": "\(error)"])
         }
     }
