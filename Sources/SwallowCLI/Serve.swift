@@ -33,19 +33,32 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(name: .long, help: "Log format: text (default) or json (one JSON object per line).")
+    var logFormat: String?
+
     func run() async throws {
-        let configuration: SwallowConfiguration
+        var configuration: SwallowConfiguration
         do {
             configuration = try Options.resolve(
                 file: config, listen: listen, dataDir: dataDir, hostname: hostname, logLevel: logLevel)
+            if let logFormat {
+                guard let format = LogFormat(rawValue: logFormat) else {
+                    throw ConfigurationError(
+                        file: "command line", key: "--log-format", message: "must be text or json, not \"\(logFormat)\""
+                    )
+                }
+                configuration.logFormat = format
+            }
         } catch {
             Options.printError(error)
             throw ExitCode.failure
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let format = configuration.logFormat
         LoggingSystem.bootstrap { label in
             var handler = StandardErrorLogHandler(label: label)
             handler.logLevel = level
+            handler.lineFormat = format
             return handler
         }
         let logger = Logger(label: "swallow")

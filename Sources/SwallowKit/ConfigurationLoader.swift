@@ -127,6 +127,7 @@ private struct TableReader {
             allowed: [
                 "hostname", "listen", "submission", "submissions", "data_dir", "log_level", "limits", "timeouts",
                 "policy", "domains", "tls", "auth", "storage", "http", "user", "group", "allow_root",
+                "log_format",
             ],
             prefix: "")
         if let hostname = try string(root, "hostname", "hostname") {
@@ -152,6 +153,12 @@ private struct TableReader {
                 }
                 config.httpListen = address
             }
+        }
+        if let format = try string(root, "log_format", "log_format") {
+            guard let value = LogFormat(rawValue: format) else {
+                throw fail("log_format", "must be \"text\" or \"json\", not \"\(format)\"")
+            }
+            config.logFormat = value
         }
         if let level = try string(root, "log_level", "log_level") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

@@ -49,6 +49,8 @@ public struct SwallowConfiguration: Sendable {
     public var domains: [DomainConfiguration] = []
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// `log_format`: text lines (default) or one JSON object per line.
+    public var logFormat: LogFormat = .text
     /// `[storage] journal`: small messages are made durable by the acceptance journal, many per sync.
     public var journal = true
     /// `[storage] checkpoint_interval`, seconds: how often the journal's messages are synced in their Maildirs.

@@ -205,3 +205,31 @@ def test_bad_http_listen_is_a_configuration_error(swallow_bin, tmp_path):
     proc = run_swallow(["check-config", str(path)])
     assert proc.returncode != 0
     assert f"{path}: http.port: unknown key" in proc.stderr, proc.stderr
+
+
+def test_no_configuration_run_serves_http_on_8025(swallow_bin, tmp_path):
+    """`swallow` alone: the HTTP service on 127.0.0.1:8025, its address among the start-up lines."""
+    import socket
+    import subprocess
+
+    for port in (2525, 8025):
+        try:
+            with socket.socket() as probe:
+                probe.bind((HOST, port))
+        except OSError:
+            pytest.skip(f"port {port} is in use on this machine")
+    out = tmp_path / "stdout.log"
+    with open(out, "wb") as stdout:
+        proc = subprocess.Popen([str(swallow_bin)], cwd=tmp_path, stdout=stdout, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: b"HTTP on http://127.0.0.1:8025/" in out.read_bytes() or proc.poll() is not None,
+                 timeout=20, what="the HTTP start-up line")
+        assert proc.poll() is None, out.read_text()
+        with urllib.request.urlopen(f"http://{HOST}:8025/healthz", timeout=10) as response:
+            assert response.status == 200
+        with urllib.request.urlopen(f"http://{HOST}:8025/metrics", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
