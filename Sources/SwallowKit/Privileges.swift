@@ -68,7 +68,7 @@ public struct ServiceAccount: Sendable, Equatable {
 
     /// Gives `path` and what is under it to the account, leaving alone what it already owns; `skipping` names
     /// entries of `path` itself not to descend into. Symbolic links are changed, not followed.
-    func chownTree(_ path: String, skipping: Set<String> = []) {
+    public func chownTree(_ path: String, skipping: Set<String> = []) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if info.st_uid != uid || info.st_gid != gid { _ = lchown(path, uid, gid) }

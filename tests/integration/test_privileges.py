@@ -134,3 +134,17 @@ def test_unknown_user_is_an_error(swallow_bin, tmp_path):
     config.write_text('group = "wheel"\n')
     proc = run_swallow(["check-config", str(config)])
     assert proc.returncode != 0 and f"{config}: group: needs user" in proc.stderr, proc.stderr
+
+
+def test_user_added_by_root_while_running_can_log_in(server_factory, service_user, open_dir):
+    """`swallow user add` run as root replaces the users file; it gives the new file to the server's user."""
+    from conftest import b64
+
+    data = open_dir / "data"
+    srv = server_in(server_factory, data, {"user": USER, "auth": {"plaintext_on_loopback": True},
+                                           "submission": ["auto"]})
+    srv.add_user("alice@example.test", "Pw-live-1")
+    assert (data / "users").stat().st_uid == service_user.pw_uid
+    with srv.connect_submission() as c:
+        c.start()
+        assert c.cmd("AUTH PLAIN " + b64("\0alice@example.test\0Pw-live-1")).code == 235
