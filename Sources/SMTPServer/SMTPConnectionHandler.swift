@@ -309,7 +309,9 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
                 if let violation = limiter.command(at: Self.now()) { return hangUp(violation, context) }
                 switch next {
                 // Input already buffered behind the line was sent without waiting for its reply.
-                case .line(let line): perform(machine.receive(line: line, pipelined: buffer.readableBytes > 0), context)
+                case .line(let line):
+                    SMTPMetrics.command(line, inAuthExchange: machine.awaitingAuthResponse)
+                    perform(machine.receive(line: line, pipelined: buffer.readableBytes > 0), context)
                 case .tooLong:
                     mode = .discardingLine
                     perform(machine.lineTooLong(), context)
@@ -682,6 +684,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
 
     private func send(_ replies: [Reply], _ context: ChannelHandlerContext) {
         for reply in replies {
+            SMTPMetrics.replied(reply)
             context.write(wrapOutboundOut(ByteBuffer(string: reply.wireText)), promise: nil)
         }
     }
@@ -715,6 +718,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler {
         idleTimer?.cancel()
         greetingTimer?.cancel()
         dataRateTimer?.cancel()
+        replies.forEach(SMTPMetrics.replied)
         let text = replies.map(\.wireText).joined()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)

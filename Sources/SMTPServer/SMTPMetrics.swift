@@ -15,6 +15,8 @@ import SMTPCore
 /// | `swallow_smtp_connections_total` | counter | `listener` |
 /// | `swallow_smtp_connections_open` | gauge | `listener` |
 /// | `swallow_smtp_received_bytes_total` | counter | |
+/// | `swallow_smtp_commands_total` | counter | `verb` (`MAIL`, …, `unknown`) |
+/// | `swallow_smtp_replies_total` | counter | `class` (`2xx`, `3xx`, `4xx`, `5xx`) |
 /// | `swallow_smtp_messages_total` | counter | `result` (accepted, refused) |
 /// | `swallow_smtp_refusals_total` | counter | `code`, `enhanced` (of the refusing reply) |
 /// | `swallow_smtp_commit_seconds` | histogram | end of data to the final reply |
@@ -52,6 +54,32 @@ public enum SMTPMetrics {
     private static let tlsOK = Counter(label: "swallow_smtp_tls_handshakes_total", dimensions: [("result", "ok")])
     private static let tlsFailed = Counter(
         label: "swallow_smtp_tls_handshakes_total", dimensions: [("result", "failed")])
+
+    private static let commands: [Verb: Counter] = Dictionary(
+        uniqueKeysWithValues: Verb.allCases.map { verb in
+            (verb, Counter(label: "swallow_smtp_commands_total", dimensions: [("verb", verb.rawValue)]))
+        })
+    private static let unknownCommands = Counter(
+        label: "swallow_smtp_commands_total", dimensions: [("verb", "unknown")])
+    private static let replyClasses: [Counter] = (2...5).map { first in
+        Counter(label: "swallow_smtp_replies_total", dimensions: [("class", "\(first)xx")])
+    }
+
+    /// A command line arrived (counted by verb; a line of an AUTH exchange is not a command).
+    public static func command(_ line: [UInt8], inAuthExchange: Bool) {
+        guard !inAuthExchange else { return }
+        if let verb = CommandParser.verb(of: line), let counter = commands[verb] {
+            counter.increment()
+        } else {
+            unknownCommands.increment()
+        }
+    }
+
+    /// A reply went to the client, counted by class (2xx, 3xx, 4xx, 5xx).
+    public static func replied(_ reply: Reply) {
+        let index = reply.code / 100 - 2
+        if replyClasses.indices.contains(index) { replyClasses[index].increment() }
+    }
 
     /// A connection was accepted on a listener of this kind (before the connection limits are applied).
     public static func connectionOpened(_ kind: ListenerKind) {

@@ -97,6 +97,13 @@ def test_metrics_count_what_was_sent(server_factory):
     assert delta(before, after, "swallow_smtp_messages_total", result="refused") == 1
     assert delta(before, after, "swallow_smtp_refusals_total", code="550", enhanced="5.6.0") == 1
     assert delta(before, after, "swallow_smtp_received_bytes_total") == CountingConn.sent
+    commands = {"EHLO": 2, "MAIL": 5, "RCPT": 5, "DATA": 5, "QUIT": 2, "HELO": 0, "RSET": 0, "unknown": 0}
+    for verb, count in commands.items():
+        assert delta(before, after, "swallow_smtp_commands_total", verb=verb) == count, verb
+    # 2xx: two greetings, two EHLO, five MAIL, five RCPT, four messages accepted, two QUIT; 3xx: five 354s.
+    replies = {"2xx": 20, "3xx": 5, "4xx": 0, "5xx": 1}
+    for reply_class, count in replies.items():
+        assert delta(before, after, "swallow_smtp_replies_total", **{"class": reply_class}) == count, reply_class
     # One end-of-data-to-250 time per message that reached its commit; the bare-LF message did not.
     assert delta(before, after, "swallow_smtp_commit_seconds_count") == accepted
     assert value(after, "swallow_smtp_commit_seconds_bucket", le="+Inf") == value(
