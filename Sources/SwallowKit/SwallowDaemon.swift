@@ -2,11 +2,9 @@ import FileSupport
 import Logging
 import MailStore
 import NIOCore
-import NIOPosix
 import Prometheus
 import SMTPServer
 import ServiceLifecycle
-import SwallowHTTP
 import SwallowTLS
 import UnixSignals
 
@@ -98,79 +96,6 @@ public struct SwallowDaemon: Sendable {
         }
         services += [CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger)]
         self.services = services
-    }
-
-    /// Gives the data directory to the account, as root, before setting up as the account: the directory itself
-    /// (made if missing: its parent, such as /var/lib, is root's), and what is in it. The Maildirs are walked only
-    /// when the directory was not the account's yet (a data directory of a run as root): after that, everything
-    /// in them is made by the account, and a start does not stat every message.
-    private static func handOver(
-        _ directory: String, to account: ServiceAccount, logger: Logger
-    ) throws(DaemonSetupError) {
-        do throws(FileError) {
-            try POSIXFile.makeDirectories(directory, mode: 0o750)
-        } catch {
-            throw DaemonSetupError(message: "cannot use data directory \(directory): \(error)")
-        }
-        var info = stat()
-        let owned = stat(directory, &info) == 0 && info.st_uid == account.uid
-        if !owned {
-            logger.notice("giving the data directory to \(account.user)", metadata: ["dir": "\(directory)"])
-        }
-        account.chownTree(directory, skipping: owned ? ["mail"] : [])
-    }
-
-    /// The HTTP service: `/metrics`, `/healthz` and `/readyz`. It binds once the SMTP listeners are bound (and
-    /// privileges dropped), so it never reads a request as root and `/readyz` starts with the listeners up.
-    private static func makeHTTPService(
-        _ address: ListenAddress, server: SMTPServer, configuration: SwallowConfiguration, committer: GroupCommitter,
-        metrics: PrometheusCollectorRegistry, onListening: @escaping @Sendable (SocketAddress) -> Void,
-        logger: Logger
-    ) -> HTTPService {
-        let mailDirectory = configuration.mailDirectory
-        let checks = [
-            ReadinessCheck(name: "listeners") { server.isListening ? nil : "not bound" },
-            ReadinessCheck(name: "store") { await StoreProbe.problem(in: mailDirectory) },
-            ReadinessCheck(name: "journal") {
-                guard let journal = committer.journal else { return nil }
-                return journal.unavailableReason
-            },
-        ]
-        let started = ContinuousClock.now
-        let facts: @Sendable () async -> [(name: String, value: String)] = {
-            let bound = (try? await server.listeningAddresses) ?? []
-            let listeners = zip(configuration.listen, bound).map { listener, address in
-                "\(address.ipAddress ?? listener.host):\(address.port ?? listener.port) (\(listener.kind.rawValue))"
-            }
-            let commits = committer.statistics
-            let journal: String
-            if let current = committer.journal {
-                let sequences = current.sequences
-                journal =
-                    current.unavailableReason.map { "unavailable: \($0)" }
-                    ?? "on (appended \(sequences.appended), checkpointed \(sequences.checkpointed))"
-            } else {
-                journal = "off"
-            }
-            return [
-                ("version", SwallowVersion.current),
-                ("pid", "\(getpid())"),
-                ("uid", "\(geteuid())"),
-                ("uptime", "\((ContinuousClock.now - started).components.seconds) s"),
-                ("hostname", configuration.hostname),
-                ("listeners", listeners.joined(separator: ", ")),
-                ("data_dir", configuration.dataDirectory),
-                ("journal", journal),
-                ("messages_committed", "\(commits.messages) in \(commits.rounds) rounds"),
-            ]
-        }
-        return HTTPService(
-            host: address.host, port: address.port,
-            routes: [
-                MetricsRoutes(registry: metrics), HealthRoutes(checks: checks),
-                StatusRoutes(facts: facts, checks: checks),
-            ],
-            beforeBinding: { _ = try await server.listeningAddresses }, onListening: onListening, logger: logger)
     }
 
     /// Records the journal's last checkpoint; call after the server has stopped.
