@@ -69,7 +69,7 @@ public final class SMTPServer: Service, Sendable {
         do {
             channels = try await bind()
             do {
-                try configuration.onListenersBound?()
+                try configuration.onListenersBound?(channels.compactMap(\.localAddress))
                 // Connections waited in the kernel's backlog until now (see `makeBootstrap`).
                 for channel in channels { try await channel.setOption(.autoRead, value: true).get() }
             } catch {

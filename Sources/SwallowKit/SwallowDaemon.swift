@@ -79,7 +79,7 @@ public struct SwallowDaemon: Sendable {
                 window: .seconds(configuration.authThrottleWindow))
         }
         if case .drop(let account) = plan {
-            serverConfiguration.onListenersBound = {
+            serverConfiguration.onListenersBound = { _ in
                 try account.drop()
                 logger.notice(
                     "privileges dropped",
