@@ -93,7 +93,7 @@ public enum SMTPMetrics {
         listener(kind).open.decrement()
     }
 
-    /// Octets read from a client, commands and bodies alike, before TLS is removed from them or not.
+    /// Octets read from a client, commands and bodies alike (after TLS decryption: the handler sees plaintext).
     public static func received(bytes: Int) {
         receivedBytes.increment(by: bytes)
     }
