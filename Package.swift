@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Sans-IO protocol core: grammar, parser, replies, session state machine. No NIO, no disk, no clock.
@@ -123,6 +125,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -130,20 +133,36 @@ let package = Package(
         .target(
             name: "SwallowKit",
             dependencies: [
-                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport", "CHeap",
+                "SMTPCore", "SMTPServer", "MailStore", "SMTPAuth", "SwallowTLS", "FileSupport", "CHeap", "SwallowHTTP",
                 "MailQueue", "OutboundDelivery", "DNSResolver",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        // The daemon's HTTP service: /metrics (Prometheus text format), /healthz, /readyz; later the web inbox.
+        .target(
+            name: "SwallowHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "SwallowCLI",
             dependencies: [
-                "SwallowKit", "SMTPServer", "SMTPAuth", "SwallowTLS", "MailStore",
+                "SwallowKit", "SwallowHTTP", "SMTPServer", "SMTPAuth", "SwallowTLS", "MailStore",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -218,7 +237,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit"], swiftSettings: strict),
+        .testTarget(name: "SwallowKitTests", dependencies: ["SwallowKit", "SMTPServer"], swiftSettings: strict),
         .testTarget(
             name: "SwallowCLITests",
             dependencies: ["SwallowCLI", .product(name: "Logging", package: "swift-log")],

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOPosix
 import Synchronization
 
@@ -69,8 +70,10 @@ public final class GroupCommitter: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
+            let started = NIODeadline.now()
             var round = CommitRound(batch.map(\.message), journal: journal, strategies: strategies)
             let results = round.run()
+            StoreMetrics.round(messages: batch.count, since: started)
             // Counted before anyone is resumed, so that a caller reading `statistics` after its commit sees it.
             let committed = results.count { if case .success = $0 { true } else { false } }
             queue.withLock { $0.committed += committed }

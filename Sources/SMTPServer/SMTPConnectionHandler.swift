@@ -1,5 +1,4 @@
 import Logging
-import Metrics
 import NIOCore
 import NIOSSL
 import NIOTLS
@@ -110,7 +109,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             isTLS: listener == .submissions, at: now)
         logger[metadataKey: "conn"] = "\(connection.id)"
         logger[metadataKey: "client"] = "\(connection.clientAddress)"
-        Counter(label: "swallow_smtp_connections_total").increment()
+        SMTPMetrics.connectionOpened(listener)
 
         switch registry.admit(context.channel, client: connection.clientAddress) {
         case .admitted(let status):
@@ -129,6 +128,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        SMTPMetrics.connectionClosed(listener)
         closed = true
         timer?.cancel()
         authTask?.cancel()
@@ -160,6 +160,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
+        SMTPMetrics.received(bytes: incoming.readableBytes)
         guard !closed else { return }
         status?.touch(.now())
         if let action = core.received(incoming.readableBytes, at: Self.now()) { return perform(action, context) }
@@ -199,6 +200,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case TLSUserEvent.handshakeCompleted:
             let version = try? context.pipeline.syncOperations.nioSSL_tlsVersion()
             tlsVersion = version.map(Self.describe)
+            SMTPMetrics.tlsHandshakeCompleted()
             logger.debug("TLS established", metadata: ["tls": "\(tlsVersion ?? "?")"])
         case ShutdownEvent.drain:
             if let action = core.drain() { perform(action, context) }
@@ -215,6 +217,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         // A TCP FIN inside TLS without close_notify: what came before it is still answered, as after a clean
         // end of input (the `inputClosed` event follows).
         if let error = error as? NIOSSLError, case .uncleanShutdown = error { return }
+        SMTPMetrics.connectionError(error, tlsEstablished: tlsVersion != nil)
         logger.debug("connection error: \(error)")
         close(context, after: [], nil)
     }
@@ -252,7 +255,11 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let channel = context.channel
             let client = connection.clientAddress
             Task(executorPreference: executor(context)) { await session?.logout() }
-            channel.closeFuture.whenComplete { _ in registry.remove(channel, client: client) }
+            let listener = self.listener
+            channel.closeFuture.whenComplete { _ in
+                SMTPMetrics.connectionClosed(listener)
+                registry.remove(channel, client: client)
+            }
         }
         logger.info("connection handed over", metadata: ["to": "\(type(of: successor))"])
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
@@ -271,6 +278,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 return (step, output.content)
             }
             if let body = content.buffer(in: buffer) { deliver(body, context) }
+            if let command = step.command { SMTPMetrics.command(command) }
             buffer.moveReaderIndex(forwardBy: step.consumed)
             if let action = step.action {
                 perform(action, context)
@@ -346,6 +354,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .authenticate(let mechanism, let initialResponse):
             guard let authenticator = configuration.authenticator, !throttle.isBlocked(connection.clientAddress) else {
                 logger.notice("AUTH refused: too many failures from this address")
+                SMTPMetrics.auth(.throttled)
                 if let answer = core.authStepped(.failure(.throttled), at: Self.now()) { perform(answer, context) }
                 return
             }
@@ -362,6 +371,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let session = self.session!
             exchange = nil
             logger.info("authenticated", metadata: ["user": "\(user)"])
+            SMTPMetrics.auth(.success)
             call(context, { await session.authenticated(as: user) }) { _, now in
                 self.core.authenticationRecorded(at: now)
             }
@@ -377,6 +387,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 // Never the payload: only that it failed, and from where.
                 self.logger.notice("authentication failed", metadata: ["reason": "\(failure)"])
                 self.throttle.recordFailure(self.connection.clientAddress)
+                SMTPMetrics.auth(.failure)
                 self.exchange = nil
             }
             return self.core.authStepped(step, at: now)
@@ -473,6 +484,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let failure = sinkFailure
         let id = transactionID
         let rest = pendingBody
+        let endOfData = NIODeadline.now()
         self.sink = nil
         pendingBody = nil
         call(
@@ -497,6 +509,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         ) { result, now in
             let outcome = (try? result.get()) ?? .failure(.localError)
+            SMTPMetrics.committed(since: endOfData)
             let answer = self.core.messageCommitted(outcome, at: now)
             switch outcome {
             case .success: self.logTransaction(Reply(250, .init(2, 0, 0), "OK"))
@@ -553,6 +566,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func send(_ replies: [Reply], _ context: ChannelHandlerContext) {
         for reply in replies {
+            SMTPMetrics.replied(reply)
             context.write(wrapOutboundOut(ByteBuffer(string: reply.wireText)), promise: nil)
         }
     }
@@ -570,7 +584,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                     "reply": "\(replies.last.map { "\($0.code) \($0.enhancedCode?.description ?? "")" } ?? "none")",
                     "bytes": "\(core.limiter.sessionBytes)",
                 ])
-            Counter(label: "swallow_smtp_hangups_total", dimensions: [("reason", reason.rawValue)]).increment()
+            SMTPMetrics.hangUp(reason)
         case .idleTimeout:
             logger.notice("idle timeout")
         case .evicted:
@@ -580,6 +594,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .quit, .shuttingDown, nil:
             break
         }
+        replies.forEach(SMTPMetrics.replied)
         let text = replies.map(\.wireText).joined()
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).assumeIsolated().whenComplete { _ in
             context.close(promise: nil)
@@ -623,7 +638,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func logTransaction(_ reply: Reply) {
         let outcome = reply.isPositive ? "accepted" : "refused"
         if reply.isPositive { accepted += 1 } else { refused += 1 }
-        Counter(label: "swallow_smtp_messages_total", dimensions: [("result", outcome)]).increment()
+        SMTPMetrics.transaction(reply)
         logger.info(
             "message \(outcome)",
             metadata: [

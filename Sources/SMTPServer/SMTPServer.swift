@@ -69,6 +69,14 @@ public final class SMTPServer: Service, Sendable {
         let channels: [any Channel]
         do {
             channels = try await bind()
+            do {
+                try configuration.onListenersBound?(channels.compactMap(\.localAddress))
+                // Connections waited in the kernel's backlog until now (see `makeBootstrap`).
+                for channel in channels { try await channel.setOption(.autoRead, value: true).get() }
+            } catch {
+                for channel in channels { try? await channel.close() }
+                throw error
+            }
         } catch {
             let waiters = state.withLock { state in
                 state.failure = error
@@ -98,6 +106,12 @@ public final class SMTPServer: Service, Sendable {
             self.stop()
         }
         await drain()
+    }
+
+    /// Whether the listeners are bound and accepting (`/readyz`): false before `run()` has bound them, and once
+    /// the server stops.
+    public var isListening: Bool {
+        state.withLock { $0.addresses != nil && !$0.stopping }
     }
 
     /// Stops accepting connections and asks open sessions to finish; `run()` then drains and returns.
@@ -158,6 +172,8 @@ public final class SMTPServer: Service, Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // No connection is accepted before `run()` has called `onListenersBound` (privileges dropped).
+            .serverChannelOption(.autoRead, value: false)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             // A client's FIN ends only its input: replies to what it sent before still go out (Exim pipelines

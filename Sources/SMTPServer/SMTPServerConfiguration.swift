@@ -62,6 +62,10 @@ public struct SMTPServerConfiguration: Sendable {
     public var authConcurrency: Int
     /// How long a SASL step may wait for its turn before AUTH fails with 454 4.7.0.
     public var authQueueTimeout: Duration
+    /// Called with the bound addresses once every listener is bound and before the first connection is accepted
+    /// (connections wait in the kernel's backlog until it returns); an error stops the server before it serves
+    /// anyone. The daemon drops its root privileges here: it binds port 25 as root and reads no client byte as root.
+    public var onListenersBound: (@Sendable ([SocketAddress]) throws -> Void)?
 
     public init(
         listen: [ListenAddress] = [ListenAddress(host: "127.0.0.1", port: 2525)],

@@ -27,6 +27,10 @@ struct CheckConfig: AsyncParsableCommand {
                     + " command_burst=\(configuration.commandBurst) min_data_rate=\(configuration.minDataRate)"
                     + " min_data_rate_grace=\(configuration.minDataRateGrace)"
                     + " max_session_bytes=\(configuration.maxSessionBytes.map(String.init) ?? "default")")
+            print("http: \(configuration.httpListen?.description ?? "off")")
+            print(
+                "user: \(configuration.user ?? "(whoever starts it)") group: \(configuration.group ?? "(the user's)")"
+                    + " allow_root: \(configuration.allowRoot) log_format: \(configuration.logFormat.rawValue)")
             print(
                 "storage: journal=\(configuration.journal) checkpoint_interval=\(configuration.checkpointInterval)"
                     + " (\(configuration.journalDirectory))")

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Logging
 import MailStore
+import NIOCore
 import SMTPServer
 import ServiceLifecycle
+import SwallowHTTP
 import SwallowKit
 
 #if canImport(Glibc)
@@ -31,25 +33,46 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
+    @Option(name: .long, help: "Log format: text (default) or json (one JSON object per line).")
+    var logFormat: String?
+
     func run() async throws {
-        let configuration: SwallowConfiguration
+        var configuration: SwallowConfiguration
         do {
             configuration = try Options.resolve(
                 file: config, listen: listen, dataDir: dataDir, hostname: hostname, logLevel: logLevel)
+            if let logFormat {
+                guard let format = LogFormat(rawValue: logFormat) else {
+                    throw ConfigurationError(
+                        file: "command line", key: "--log-format", message: "must be text or json, not \"\(logFormat)\""
+                    )
+                }
+                configuration.logFormat = format
+            }
         } catch {
             Options.printError(error)
             throw ExitCode.failure
         }
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let format = configuration.logFormat
         LoggingSystem.bootstrap { label in
             var handler = StandardErrorLogHandler(label: label)
             handler.logLevel = level
+            handler.lineFormat = format
             return handler
         }
         let logger = Logger(label: "swallow")
+        // Once per process, before any metric is made (a metric made earlier would stay with the no-op backend).
+        let metrics = MetricsRoutes.bootstrap(valueBuckets: [StoreMetrics.roundSizeLabel: StoreMetrics.roundSizeBuckets]
+        )
         let daemon: SwallowDaemon
         do {
-            daemon = try SwallowDaemon(configuration: configuration, logger: logger)
+            daemon = try SwallowDaemon(
+                configuration: configuration, logger: logger, metrics: metrics,
+                onHTTPListening: { address in
+                    print("HTTP on http://\(Self.name(address))/ (/metrics, /healthz, /readyz)")
+                    fflush(nil)
+                })
         } catch {
             Options.printError(error)
             throw ExitCode.failure
@@ -57,11 +80,7 @@ struct Serve: AsyncParsableCommand {
         let server = daemon.server
         let bannerTask = Task {
             guard let addresses = try? await server.listeningAddresses else { return }
-            let names = addresses.map { address in
-                let host = address.ipAddress ?? "?"
-                return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
-            }
-            print(daemon.banner(listening: names))
+            print(daemon.banner(listening: addresses.map(Self.name)))
             fflush(nil)
         }
         let group = ServiceGroup(
@@ -79,5 +98,11 @@ struct Serve: AsyncParsableCommand {
         let commits = daemon.committer.statistics
         logger.info(
             "stopped", metadata: ["messages_committed": "\(commits.messages)", "commit_rounds": "\(commits.rounds)"])
+    }
+
+    /// `HOST:PORT`, with the host in brackets for IPv6.
+    static func name(_ address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "?"
+        return host.contains(":") ? "[\(host)]:\(address.port ?? 0)" : "\(host):\(address.port ?? 0)"
     }
 }

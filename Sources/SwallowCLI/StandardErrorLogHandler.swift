@@ -1,4 +1,5 @@
 import Logging
+import SwallowKit
 import Synchronization
 
 #if canImport(Glibc)
@@ -16,13 +17,15 @@ import Synchronization
 struct StandardErrorLogHandler: LogHandler {
     let label: String
     var logLevel: Logger.Level = .info
+    /// Text lines as above, or one JSON object per line (see `jsonLine`).
+    var lineFormat: LogFormat = .text
     var metadata: Logger.Metadata = [:] {
         didSet {
             sortedMetadata = Self.sorted(metadata)
             formattedMetadata = Self.format(sortedMetadata)
         }
     }
-    private var sortedMetadata: [(key: String, value: Logger.MetadataValue)] = []
+    private(set) var sortedMetadata: [(key: String, value: Logger.MetadataValue)] = []
     private var formattedMetadata = ""
 
     init(label: String) {
@@ -40,6 +43,7 @@ struct StandardErrorLogHandler: LogHandler {
 
     /// The line for `event`, newline included.
     func line(for event: LogEvent, at timestamp: String) -> String {
+        if lineFormat == .json { return jsonLine(for: event, at: timestamp) }
         var fields = formattedMetadata
         if event.error != nil || !(event.metadata?.isEmpty ?? true) {
             var explicit = event.metadata ?? [:]
@@ -67,13 +71,13 @@ struct StandardErrorLogHandler: LogHandler {
         return line
     }
 
-    private static func sorted(_ metadata: Logger.Metadata) -> [(key: String, value: Logger.MetadataValue)] {
+    static func sorted(_ metadata: Logger.Metadata) -> [(key: String, value: Logger.MetadataValue)] {
         metadata.sorted { $0.key < $1.key }
     }
 
     /// Both lists sorted by key; on a key in both, the event's own value wins. A merge of two short sorted lists
     /// instead of a merged dictionary sorted again: logging a transaction was 4% of the CPU of small messages.
-    private static func merge(
+    static func merge(
         _ handler: [(key: String, value: Logger.MetadataValue)], _ event: [(key: String, value: Logger.MetadataValue)]
     ) -> [(key: String, value: Logger.MetadataValue)] {
         var merged: [(key: String, value: Logger.MetadataValue)] = []

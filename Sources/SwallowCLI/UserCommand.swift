@@ -26,6 +26,18 @@ struct UserCommand: AsyncParsableCommand {
         @Option(name: .long, help: "The data directory, when there is no configuration file.")
         var dataDir: String?
 
+        /// Run as root for a server that serves as another user (`user` in the configuration): gives the users
+        /// file to that user, so that the running server can still read it (each change replaces the file). A data
+        /// directory this command made is handed over when the server starts.
+        func giveToServer(_ file: UsersFile) throws {
+            guard geteuid() == 0, let config else { return }
+            var configuration = try ConfigurationLoader.load(file: config)
+            guard let user = configuration.user else { return }
+            if let dataDir { configuration.dataDirectory = dataDir }
+            let account = try ServiceAccount(user: user, group: configuration.group)
+            account.chownTree(file.path)
+        }
+
         func file() throws -> UsersFile {
             if let usersFile { return UsersFile(path: usersFile) }
             var configuration =
@@ -42,7 +54,9 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "The user's address, e.g. alice@example.test.") var user: String
 
         func run() async throws {
-            try setPassword(user: user, file: options.file(), mustExist: false)
+            let file = try options.file()
+            try setPassword(user: user, file: file, mustExist: false)
+            try options.giveToServer(file)
         }
     }
 
@@ -52,7 +66,9 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "The user's address.") var user: String
 
         func run() async throws {
-            try setPassword(user: user, file: options.file(), mustExist: true)
+            let file = try options.file()
+            try setPassword(user: user, file: file, mustExist: true)
+            try options.giveToServer(file)
         }
     }
 
@@ -62,10 +78,12 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "The user's address.") var user: String
 
         func run() async throws {
-            guard try options.file().remove(user) else {
+            let file = try options.file()
+            guard try file.remove(user) else {
                 Options.printError("no such user: \(user)")
                 throw ExitCode.failure
             }
+            try options.giveToServer(file)
             print("removed \(user.lowercased())")
         }
     }

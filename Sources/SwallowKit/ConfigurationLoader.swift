@@ -126,7 +126,8 @@ struct TableReader {
             root,
             allowed: [
                 "hostname", "listen", "submission", "submissions", "data_dir", "log_level", "limits", "timeouts",
-                "policy", "domains", "tls", "auth", "storage", "delivery",
+                "policy", "domains", "tls", "auth", "storage", "delivery", "http", "user", "group", "allow_root",
+                "log_format",
             ],
             prefix: "")
         if let hostname = try string(root, "hostname", "hostname") {
@@ -140,6 +141,24 @@ struct TableReader {
         if let dir = try string(root, "data_dir", "data_dir") {
             guard !dir.isEmpty else { throw fail("data_dir", "must not be empty") }
             config.dataDirectory = dir
+        }
+        try readAccount(root, into: &config)
+        config.httpListen = nil
+        if let http = try subtable(root, "http") {
+            try checkKeys(http, allowed: ["listen"], prefix: "http.")
+            config.httpListen = ListenAddress(host: "127.0.0.1", port: 8025)
+            if let entry = try string(http, "listen", "http.listen") {
+                guard let address = ListenAddress(parsing: entry) else {
+                    throw fail("http.listen", "\"\(entry)\" is not HOST:PORT (for IPv6: [ADDRESS]:PORT)")
+                }
+                config.httpListen = address
+            }
+        }
+        if let format = try string(root, "log_format", "log_format") {
+            guard let value = LogFormat(rawValue: format) else {
+                throw fail("log_format", "must be \"text\" or \"json\", not \"\(format)\"")
+            }
+            config.logFormat = value
         }
         if let level = try string(root, "log_level", "log_level") {
             let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
@@ -239,6 +258,19 @@ struct TableReader {
         }
         try Validation.checkAliases(config.domains, file: file)
         return config
+    }
+
+    /// `user`, `group`, `allow_root`: checked for shape here; the account is looked up at start.
+    func readAccount(_ root: TOMLTable, into config: inout SwallowConfiguration) throws(ConfigurationError) {
+        for key in ["user", "group"] {
+            guard let name = try string(root, key, key) else { continue }
+            guard !name.isEmpty, !name.contains(":"), !name.contains("/") else {
+                throw fail(key, "\"\(name)\" is not a user or group name")
+            }
+            if key == "user" { config.user = name } else { config.group = name }
+        }
+        if config.group != nil, config.user == nil { throw fail("group", "needs user") }
+        config.allowRoot = try bool(root, "allow_root", "allow_root") ?? config.allowRoot
     }
 
     /// The `[limits]` keys against floods and hostile clients.

@@ -55,6 +55,8 @@ public struct SwallowConfiguration: Sendable {
     public var domains: [DomainConfiguration] = []
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// `log_format`: text lines (default) or one JSON object per line.
+    public var logFormat: LogFormat = .text
     /// `[storage] journal`: small messages are made durable by the acceptance journal, many per sync.
     public var journal = true
     /// `[storage] checkpoint_interval`, seconds: how often the journal's messages are synced in their Maildirs.
@@ -80,6 +82,17 @@ public struct SwallowConfiguration: Sendable {
 
     /// `[delivery]`: the outbound queue's resolver, retries, timeouts and optional smarthost.
     public var delivery = DeliverySettings()
+
+    /// `[http] listen`: the HTTP service (`/metrics`, `/healthz`, `/readyz`); nil: none. On, at 127.0.0.1:8025, when
+    /// Swallow runs without a configuration file; a file turns it on with an `[http]` section.
+    public var httpListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8025)
+
+    /// `user`, `group`: the account to serve as when started as root (see `PrivilegePlan`); group default: the
+    /// user's primary group.
+    public var user: String?
+    public var group: String?
+    /// `allow_root`: serve as root on addresses beyond loopback (refused otherwise when `user` is not set).
+    public var allowRoot = false
 
     public init() {}
 

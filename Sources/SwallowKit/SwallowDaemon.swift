@@ -6,6 +6,8 @@ import MailStore
 import OutboundDelivery
 import SMTPClient
 import SMTPCore
+import NIOCore
+import Prometheus
 import SMTPServer
 import ServiceLifecycle
 import SwallowTLS
@@ -18,13 +20,16 @@ import UnixSignals
 #endif
 
 /// Assembles the daemon from a configuration: the directory, the Maildir backend, certificates, the
-/// authenticator and the SMTP server, plus the services that run beside it.
+/// authenticator and the SMTP server, plus the services that run beside it (the HTTP service among them).
 public struct SwallowDaemon: Sendable {
     public let configuration: SwallowConfiguration
     public let server: SMTPServer
     public let certificates: CertificateStore
-    /// The server, the certificate reloader (SIGHUP) and the heap trimmer, for a `ServiceGroup`.
+    /// The server, the HTTP service (when configured), the certificate reloader (SIGHUP) and the heap trimmer, for
+    /// a `ServiceGroup`.
     public let services: [any Service]
+    /// Whether the daemon gives root up after binding (started as root with `user`).
+    public let privileges: PrivilegePlan
     /// Crash leftovers removed from the mailboxes' `tmp` directories at start.
     public let leftoversRemoved: Int
     /// Makes accepted messages durable, through the journal when there is one.
@@ -33,8 +38,25 @@ public struct SwallowDaemon: Sendable {
     public let queue: FileQueue
     private let lock: DataDirectoryLock
 
-    public init(configuration: SwallowConfiguration, logger: Logger) throws(DaemonSetupError) {
+    /// - Parameters:
+    ///   - metrics: the registry `/metrics` exports (see `MetricsRoutes.bootstrap`); nil: a registry of its own,
+    ///     which holds no metric unless the process made Prometheus its swift-metrics backend with it.
+    ///   - onHTTPListening: told the HTTP service's address once it accepts requests.
+    public init(
+        configuration: SwallowConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry? = nil,
+        onHTTPListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) throws(DaemonSetupError) {
         self.configuration = configuration
+        let plan = try PrivilegePlan.decide(configuration)
+        privileges = plan
+        if case .drop(let account) = plan {
+            try Self.handOver(configuration.dataDirectory, to: account, logger: logger)
+            // Set up as the account (see `ServiceAccount`), root again only to bind.
+            try account.actAs()
+        } else if geteuid() == 0 {
+            logger.warning("serving as root (loopback only or allow_root); set user = \"…\" to drop privileges")
+        }
+        defer { if case .drop(let account) = plan { try? account.actAsRoot() } }
         // Fail at start, not at the first message, when the data directory cannot be made.
         do {
             try Maildir(path: configuration.mailDirectory).createRoot()
@@ -82,14 +104,28 @@ public struct SwallowDaemon: Sendable {
                 failuresPerAccount: configuration.authFailuresPerAccount,
                 window: .seconds(configuration.authThrottleWindow))
         }
+        if case .drop(let account) = plan {
+            serverConfiguration.onListenersBound = { _ in
+                try account.drop()
+                logger.notice(
+                    "privileges dropped",
+                    metadata: ["user": "\(account.user)", "uid": "\(account.uid)", "gid": "\(account.gid)"])
+            }
+        }
         server = SMTPServer(configuration: serverConfiguration, backend: backend, logger: logger)
         let worker = DeliveryWorker(
             configuration: try Self.deliveryConfiguration(configuration), queue: queue,
             router: MailRouter(client: DNSClient(configuration: Self.resolverConfiguration(configuration.delivery))),
             bounces: LocalBounceSink(backend: backend, queue: queue), logger: logger)
-        services = [
-            server, CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger), worker,
-        ]
+        var services: [any Service] = [server]
+        if let address = configuration.httpListen {
+            services.append(
+                Self.makeHTTPService(
+                    address, server: server, configuration: configuration, committer: committer,
+                    metrics: metrics ?? PrometheusCollectorRegistry(), onListening: onHTTPListening, logger: logger))
+        }
+        services += [CertificateReloader(store: store, logger: logger), HeapTrimmer(logger: logger), worker]
+        self.services = services
     }
 
     static func resolverConfiguration(_ settings: DeliverySettings) -> ResolverConfiguration {

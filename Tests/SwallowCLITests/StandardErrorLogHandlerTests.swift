@@ -46,3 +46,34 @@ struct Refused: Error, CustomStringConvertible {
                 + "error.type=SwallowCLITests.Refused z=7 [SMTPServer] failed\n")
     }
 }
+
+@Suite struct JSONLogLineTests {
+    private func line(_ handler: StandardErrorLogHandler, _ message: Logger.Message, metadata: Logger.Metadata? = nil)
+        -> String
+    {
+        let event = LogEvent(
+            level: .notice, message: message, error: nil, metadata: metadata, source: "SMTPServer",
+            file: #fileID, function: #function, line: #line)
+        return handler.line(for: event, at: "2026-11-30T09:00:00+0000")
+    }
+
+    @Test func oneObjectPerLineWithMetadataInKeyOrder() {
+        var handler = StandardErrorLogHandler(label: "swallow")
+        handler.lineFormat = .json
+        handler.metadata = ["conn": "C1", "client": "127.0.0.1"]
+        #expect(
+            line(handler, "message accepted", metadata: ["id": "X1", "size": "3"])
+                == #"{"time":"2026-11-30T09:00:00+0000","level":"notice","label":"swallow","source":"SMTPServer","#
+                + #""message":"message accepted","client":"127.0.0.1","conn":"C1","id":"X1","size":"3"}"# + "\n")
+    }
+
+    @Test func stringsAreEscapedAndFixedKeysKept() {
+        var handler = StandardErrorLogHandler(label: "swallow")
+        handler.lineFormat = .json
+        let text = line(handler, "a \"quoted\"\\ line\n\u{01}é", metadata: ["message": "from metadata"])
+        #expect(
+            text.hasSuffix(
+                #""message":"a \"quoted\"\\ line\n\u0001é","meta.message":"from metadata"}"# + "\n"))
+        #expect(text.filter { $0 == "\n" }.count == 1)
+    }
+}

@@ -503,6 +503,8 @@ class SwallowServer:
             port = self._first_port(key)
             if port is not None:
                 ports.append(port)
+        if self.http_port is not None:
+            ports.append(self.http_port)
         return ports
 
     # lifecycle -------------------------------------------------------------------------------------------------
@@ -515,6 +517,13 @@ class SwallowServer:
                 value = [value]
             if isinstance(value, list):
                 self.settings[key] = [rewrite(v) for v in value]
+        # `[http] listen` (the HTTP service: /metrics, /healthz, /readyz) may be "auto" too.
+        http = self.settings.get("http")
+        self.http_port = None
+        if isinstance(http, dict) and isinstance(http.get("listen"), str):
+            http["listen"] = rewrite(http["listen"])
+            host, _, port = http["listen"].rpartition(":")
+            self.http_port = int(port) if host in (HOST, "localhost") and port.isdigit() else None
         self.submission_port = self._first_port("submission")
         self.submissions_port = self._first_port("submissions")
         self.config_path.write_text(to_toml(self.settings))

@@ -180,6 +180,7 @@ public final class DeliveryJournal: Sendable {
             do throws(FileError) {
                 try syncs.run()
                 try file.write(target)
+                StoreMetrics.checkpoint(succeeded: true)
             } catch {
                 progress.withLock { $0.syncs.merge(syncs) }
                 throw error
@@ -200,6 +201,7 @@ public final class DeliveryJournal: Sendable {
 
     private func checkpointLogged() {
         do throws(FileError) { try checkpoint() } catch {
+            StoreMetrics.checkpoint(succeeded: false)
             logger.error("journal checkpoint failed; will retry", metadata: ["error": "\(error)"])
         }
     }

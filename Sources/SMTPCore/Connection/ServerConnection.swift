@@ -137,10 +137,13 @@ public struct ServerConnection: Sendable {
     public struct Step: Sendable {
         public var consumed: Int
         public var action: ConnectionAction?
+        /// Set when the step read a command line (not a line of an AUTH exchange): its verb, nil when unknown.
+        public var command: Verb??
 
-        init(_ consumed: Int, _ action: ConnectionAction?) {
+        init(_ consumed: Int, _ action: ConnectionAction?, command: Verb?? = nil) {
             self.consumed = consumed
             self.action = action
+            self.command = command
         }
     }
 
@@ -213,7 +216,8 @@ public struct ServerConnection: Sendable {
         let line = Array(input[..<(length - 2)])
         // Input already there behind the line was sent without waiting for its reply.
         let pipelined = input.count > length
-        return Step(length, perform(machine.receive(line: line, pipelined: pipelined), at: now))
+        let command: Verb?? = machine.awaitingAuthResponse ? nil : .some(CommandParser.verb(of: line))
+        return Step(length, perform(machine.receive(line: line, pipelined: pipelined), at: now), command: command)
     }
 
     /// The command rate limit: nil when the command may be handled.
