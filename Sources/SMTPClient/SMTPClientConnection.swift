@@ -311,10 +311,12 @@ public actor SMTPClientConnection {
         let channel = self.channel
         let timer = channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) { channel.close(promise: nil) }
         defer { timer.cancel() }
+        let started = ContinuousClock.now
         do {
             try await channel.writeAndFlush(buffer)
         } catch {
-            throw .timeout(.dataTermination)
+            // The timer closed the channel, or the server did.
+            throw ContinuousClock.now - started >= timeout ? .timeout(.dataBlock) : .connectionClosed
         }
     }
 

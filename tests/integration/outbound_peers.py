@@ -2,8 +2,13 @@
 the test gives it, and a receiving SMTP server (aiosmtpd) that records what it gets and answers recipients as the
 test says."""
 
+import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from dnslib import QTYPE, RCODE, RR, DNSRecord
@@ -117,3 +122,43 @@ class LoopbackPeer:
                     return list(self.handler.messages)
             time.sleep(0.05)
         raise AssertionError(f"peer got {len(self.handler.messages)} messages, expected {count}")
+
+
+class SmtpSink:
+    """Postfix's `smtp-sink` on 127.0.0.1 (a real, independent SMTP server), dumping each message into `dir` (a
+    fresh directory under /tmp: as root it runs as `nobody`, who cannot enter pytest's private directories);
+    `options` are its flags (`-e`: no ESMTP, `-f RCPT`: 5xx to RCPT, ...)."""
+
+    def __init__(self, *options: str):
+        self.binary = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+        self.dir = Path(tempfile.mkdtemp(prefix="swallow-sink-"))
+        os.chmod(self.dir, 0o777)
+        self.port = free_port()
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        self.args = [self.binary, *user, *options, "-d", f"{self.dir}/%M.", f"{HOST}:{self.port}", "20"]
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("smtp-sink") is not None or os.path.exists("/usr/sbin/smtp-sink")
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=5)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def wait_dumps(self, count: int, timeout: float = 15.0) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            files = sorted(p for p in self.dir.iterdir() if p.is_file())
+            if len(files) >= count:
+                time.sleep(0.1)
+                return [p.read_bytes() for p in files]
+            time.sleep(0.05)
+        raise AssertionError(f"smtp-sink got fewer than {count} messages")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ALICE, BOB, PASSWORDS, expect, make_message
-from outbound_peers import LoopbackDNS, LoopbackPeer
+from outbound_peers import LoopbackDNS, LoopbackPeer, SmtpSink
 
 ALICE_PW = PASSWORDS[ALICE]
 
@@ -321,6 +321,50 @@ def test_a_bounce_that_fails_goes_to_the_postmaster(auth_server_factory, peers):
     assert groups[0]["status"] == "5.1.2"
     time.sleep(1.5)
     assert len(srv.maildir("postmaster")) == 1, "a double bounce is never bounced again"
+
+
+needs_smtp_sink = pytest.mark.skipif(not SmtpSink.available(), reason="Postfix's smtp-sink is not installed")
+
+
+@needs_smtp_sink
+def test_delivery_into_postfix_smtp_sink(auth_server_factory, peers, tmp_path):
+    dns, _ = peers
+    with SmtpSink() as sink:
+        srv = relay_server(auth_server_factory, dns, sink)
+        message = make_message(subject="to postfix", body="caf\u00e9")
+        submit(srv, ["carol@remote.test", "dave@remote.test"], message)
+        dump = sink.wait_dumps(1)[0]
+        assert b"X-Mail-Args: <alice@example.test> BODY=8BITMIME" in dump
+        assert dump.count(b"X-Rcpt-Args:") == 2
+        # smtp-sink writes its dump with LF line ends and a final empty line.
+        assert message.replace(b"\r\n", b"\n") + b"\n" in dump
+
+
+@needs_smtp_sink
+def test_helo_only_peer_gets_no_8bit_mail(auth_server_factory, peers, tmp_path):
+    dns, _ = peers
+    # smtp-sink -e: no ESMTP, so no 8BITMIME: the 8-bit message is refused for good, not down-converted.
+    with SmtpSink("-e") as sink:
+        srv = relay_server(auth_server_factory, dns, sink)
+        submit(srv, ["carol@remote.test"], make_message(subject="8 bit", body="caf\u00e9"))
+        groups = delivery_status(wait_bounce(srv))
+        assert groups[0]["status"] == "5.6.3"
+        assert "not down-converted" in groups[0]["diagnostic-code"]
+        # A 7-bit message goes through after HELO.
+        submit(srv, ["carol@remote.test"], make_message(subject="7 bit"))
+        assert b"X-Client-Proto: SMTP" in sink.wait_dumps(1)[0]
+
+
+@needs_smtp_sink
+def test_hard_bounce_from_postfix_smtp_sink(auth_server_factory, peers, tmp_path):
+    dns, _ = peers
+    with SmtpSink("-f", "RCPT") as sink:
+        srv = relay_server(auth_server_factory, dns, sink)
+        submit(srv, ["carol@remote.test"], make_message(subject="refused"))
+        groups = delivery_status(wait_bounce(srv))
+        assert groups[0]["action"] == "failed"
+        assert groups[0]["status"].startswith("5.")
+        assert list(sink.dir.iterdir()) == []
 
 
 def test_anonymous_clients_still_cannot_relay(auth_server_factory, peers):

@@ -35,12 +35,13 @@ public struct ClientTimeouts: Sendable, Hashable {
         case .mail: mail
         case .rcpt: rcpt
         case .dataInitiation: dataInitiation
+        case .dataBlock: dataBlock
         case .dataTermination: dataTermination
         }
     }
 }
 
-/// Which reply a client is waiting for, to choose its timeout.
+/// Which reply a client is waiting for (or, for `dataBlock`, which write), to choose its timeout.
 public enum ClientWait: String, Sendable, Hashable {
-    case greeting, command, mail, rcpt, dataInitiation, dataTermination
+    case greeting, command, mail, rcpt, dataInitiation, dataBlock, dataTermination
 }
