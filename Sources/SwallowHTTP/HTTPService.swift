@@ -33,6 +33,9 @@ public struct HTTPService: Service {
         self.logger = logger
     }
 
+    /// `HOST:PORT`, or `[HOST]:PORT` for IPv6.
+    private var addressText: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
     public func run() async throws {
         try await beforeBinding()
         let router = Router(context: BasicRequestContext.self)
@@ -45,6 +48,11 @@ public struct HTTPService: Service {
                 if let address = channel.localAddress { onListening(address) }
             },
             logger: logger)
-        try await application.run()
+        do {
+            try await application.run()
+        } catch {
+            // Hummingbird's bind error does not say which listener: the daemon's last words should.
+            throw HTTPServiceError(message: "HTTP service on \(addressText): \(error)")
+        }
     }
 }

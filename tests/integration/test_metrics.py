@@ -240,3 +240,22 @@ def test_no_configuration_run_serves_http_on_8025(swallow_bin, tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+def test_http_address_in_use_stops_the_server_with_its_address(swallow_bin, tmp_path):
+    import socket
+    import subprocess
+
+    from swallowproc import free_port
+
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "swallow.toml"
+        config.write_text(f'listen = "{HOST}:{free_port()}"\ndata_dir = "{tmp_path}/data"\n[http]\n'
+                          f'listen = "{HOST}:{port}"\n')
+        proc = subprocess.run([str(swallow_bin), "serve", "--config", str(config)], capture_output=True, text=True,
+                              timeout=30)
+    assert proc.returncode != 0
+    assert f"HTTP service on {HOST}:{port}: " in proc.stderr and "Address already in use" in proc.stderr, proc.stderr
