@@ -426,6 +426,8 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func open(_ envelope: Envelope, _ context: ChannelHandlerContext) {
         let id = TransactionID.make()
         transactionID = id
+        // Every line logged until the transaction's outcome carries its id, as the `Received:` header does.
+        logger[metadataKey: "id"] = "\(id)"
         self.envelope = envelope
         sinkFailure = nil
         pendingBody = nil
@@ -648,6 +650,7 @@ final class SMTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 "size": "\(core.bodySize)",
                 "result": "\(reply.code) \(reply.enhancedCode?.description ?? "")",
             ])
+        logger[metadataKey: "id"] = nil
         envelope = nil
     }
 }
