@@ -86,6 +86,7 @@ let package = Package(
             name: "OutboundDelivery",
             dependencies: [
                 "MailQueue", "SMTPClient", "DNSResolver", "DNSCore", "SMTPCore", "SMTPServer", "SMTPAuth",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

@@ -100,6 +100,10 @@ public actor FileQueue: OutboundQueue {
         leases[id] = nil
     }
 
+    public func summary() -> QueueSummary {
+        QueueSummary(messages: messages.count, oldestArrival: messages.values.map(\.arrival).min())
+    }
+
     public func nextDue() -> Double? {
         messages.values.filter { leases[$0.id] == nil }.map(\.nextAttempt).min()
     }

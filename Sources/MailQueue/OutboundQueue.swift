@@ -25,6 +25,21 @@ public protocol OutboundQueue: Sendable {
 
     /// The earliest `nextAttempt` of the messages nobody holds, for the worker to know how long to sleep.
     func nextDue() async -> Double?
+
+    /// How many messages are queued and when the oldest arrived, for the operator's metrics.
+    func summary() async -> QueueSummary
+}
+
+/// The size of the queue at one moment (`SELECT count(*), min(arrival)` in a database).
+public struct QueueSummary: Sendable, Hashable {
+    public var messages: Int
+    /// Seconds since 1970 (UTC); nil when the queue is empty.
+    public var oldestArrival: Double?
+
+    public init(messages: Int, oldestArrival: Double?) {
+        self.messages = messages
+        self.oldestArrival = oldestArrival
+    }
 }
 
 /// Why the queue could not do what was asked (disk full, I/O error, database down): the caller answers 451.

@@ -65,6 +65,9 @@ public struct DeliveryWorker: Service {
                         running += claimed.count
                     }
                     if !timerRunning {
+                        let summary = await queue.summary()
+                        DeliveryMetrics.queue(
+                            messages: summary.messages, oldestAge: summary.oldestArrival.map { now() - $0 } ?? 0)
                         let due = await queue.nextDue().map { $0 - now() } ?? configuration.pollInterval
                         let wait = min(configuration.pollInterval, max(0.01, due))
                         group.addTask {
@@ -131,6 +134,7 @@ public struct DeliveryWorker: Service {
                 message.recipients[index].status = .failed
                 logger.notice(
                     "\(message.id): to=<\(message.recipients[index].address)> status=expired, returned to sender")
+                DeliveryMetrics.attempt("expired")
             }
         }
         let newlyFailed = message.recipients.indices.filter {
@@ -319,6 +323,7 @@ public struct DeliveryWorker: Service {
             status = "bounced"
         }
         message.recipients[index] = recipient
+        DeliveryMetrics.attempt(status)
         let delay = String(Int((now() - message.arrival).rounded()))
         logger.notice(
             "\(message.id): to=<\(recipient.address)> relay=\(host ?? "none") delay=\(delay) tls=\(tls ? "yes" : "no") dsn=\(reply.status) status=\(status) (\(reply))"

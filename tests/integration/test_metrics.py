@@ -259,3 +259,35 @@ def test_http_address_in_use_stops_the_server_with_its_address(swallow_bin, tmp_
                               timeout=30)
     assert proc.returncode != 0
     assert f"HTTP service on {HOST}:{port}: " in proc.stderr and "Address already in use" in proc.stderr, proc.stderr
+
+
+def test_metrics_count_deliveries_and_the_queue(auth_server_factory):
+    """Outbound: a delivered recipient counts as sent, one whose MX refuses for good as bounced, and one whose
+    MX keeps deferring stays queued, which the queue gauges show."""
+    from conftest import ALICE, PASSWORDS, expect
+    from outbound_peers import LoopbackDNS, LoopbackPeer
+
+    zone = ["remote.test. 60 IN MX 10 mx.remote.test.", "mx.remote.test. 60 IN A 127.0.0.1"]
+    with LoopbackDNS(zone, {"servfail.test": "SERVFAIL"}) as dns, LoopbackPeer() as peer:
+        srv = auth_server_factory({
+            **HTTP,
+            "delivery": {"nameservers": [dns.address], "port": peer.port, "retry_initial": 60,
+                         "retry_maximum": 60, "dns_timeout": 2},
+        })
+        before = scrape(srv)
+        with srv.connect_submission() as c:
+            c.start_tls()
+            c.login(ALICE, PASSWORDS[ALICE])
+            expect(c.transaction(ALICE, ["carol@remote.test"], make_message(subject="sent")), 250)
+            expect(c.transaction(ALICE, ["dave@servfail.test"], make_message(subject="deferred")), 250)
+        peer.wait_messages(1)
+        wait_for(lambda: delta(before, scrape(srv), "swallow_delivery_attempts_total", result="sent") == 1,
+                 what="one sent recipient counted")
+        wait_for(lambda: delta(before, scrape(srv), "swallow_delivery_attempts_total", result="deferred") >= 1,
+                 what="the SERVFAIL recipient counted as deferred")
+        # The deferred message waits a minute for its retry: the queue holds it, and it has an age.
+        wait_for(lambda: value(scrape(srv), "swallow_queue_messages") == 1, what="one message in the queue")
+        time.sleep(1.2)
+        wait_for(lambda: value(scrape(srv), "swallow_queue_oldest_message_age_seconds") >= 1,
+                 what="the queued message's age")
+        assert delta(before, scrape(srv), "swallow_delivery_attempts_total", result="bounced") == 0
