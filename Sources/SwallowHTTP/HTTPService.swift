@@ -11,6 +11,7 @@ public struct HTTPService: Service {
     private let routes: [any HTTPRoutes]
     private let beforeBinding: @Sendable () async throws -> Void
     private let onListening: @Sendable (SocketAddress) -> Void
+    private let optional: Bool
     private let logger: Logger
 
     /// - Parameters:
@@ -19,10 +20,13 @@ public struct HTTPService: Service {
     ///   - beforeBinding: awaited before the listener is bound. The daemon waits there for its SMTP listeners and
     ///     for its privileges to be dropped, so that no HTTP request is ever read as root; an error stops the service.
     ///   - onListening: told the bound address once the service accepts requests.
+    ///   - optional: when the service cannot run (its port is taken), log a warning and let the daemon go on
+    ///     without it instead of stopping it; for an address nobody configured.
     public init(
         host: String, port: Int, routes: [any HTTPRoutes],
         beforeBinding: @escaping @Sendable () async throws -> Void = {},
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in },
+        optional: Bool = false,
         logger: Logger
     ) {
         self.host = host
@@ -30,6 +34,7 @@ public struct HTTPService: Service {
         self.routes = routes
         self.beforeBinding = beforeBinding
         self.onListening = onListening
+        self.optional = optional
         self.logger = logger
     }
 
@@ -52,7 +57,12 @@ public struct HTTPService: Service {
             try await application.run()
         } catch {
             // Hummingbird's bind error does not say which listener: the daemon's last words should.
-            throw HTTPServiceError(message: "HTTP service on \(addressText): \(error)")
+            let failure = HTTPServiceError(message: "HTTP service on \(addressText): \(error)")
+            guard optional, !Task.isCancelled else { throw failure }
+            // The default address of a run without configuration (Mailpit's port, say, may be taken): the mail
+            // server matters more than its metrics.
+            logger.warning("\(failure); going on without the HTTP service")
+            try? await gracefulShutdown()
         }
     }
 }

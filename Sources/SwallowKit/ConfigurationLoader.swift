@@ -144,6 +144,7 @@ struct TableReader {
         }
         try readAccount(root, into: &config)
         config.httpListen = nil
+        config.httpListenIsDefault = false
         if let http = try subtable(root, "http") {
             try checkKeys(http, allowed: ["listen"], prefix: "http.")
             config.httpListen = ListenAddress(host: "127.0.0.1", port: 8025)

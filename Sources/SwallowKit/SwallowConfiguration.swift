@@ -86,6 +86,9 @@ public struct SwallowConfiguration: Sendable {
     /// `[http] listen`: the HTTP service (`/metrics`, `/healthz`, `/readyz`); nil: none. On, at 127.0.0.1:8025, when
     /// Swallow runs without a configuration file; a file turns it on with an `[http]` section.
     public var httpListen: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8025)
+    /// Whether `httpListen` is the default of a run without configuration: a taken port is then a warning, not the
+    /// end of the daemon.
+    public var httpListenIsDefault = true
 
     /// `user`, `group`: the account to serve as when started as root (see `PrivilegePlan`); group default: the
     /// user's primary group.

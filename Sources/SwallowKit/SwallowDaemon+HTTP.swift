@@ -62,6 +62,7 @@ extension SwallowDaemon {
                 MetricsRoutes(registry: metrics), HealthRoutes(checks: checks),
                 StatusRoutes(facts: facts, checks: checks),
             ],
-            beforeBinding: { _ = try await server.listeningAddresses }, onListening: onListening, logger: logger)
+            beforeBinding: { _ = try await server.listeningAddresses }, onListening: onListening,
+            optional: configuration.httpListenIsDefault, logger: logger)
     }
 }

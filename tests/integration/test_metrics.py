@@ -242,6 +242,41 @@ def test_no_configuration_run_serves_http_on_8025(swallow_bin, tmp_path):
         assert proc.wait(timeout=20) == 0
 
 
+def test_no_configuration_run_goes_on_when_8025_is_taken(swallow_bin, tmp_path):
+    """Mailpit, say, already has 127.0.0.1:8025: the README's run command still serves mail, with a warning."""
+    import smtplib
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, 2525))
+        except OSError:
+            pytest.skip("port 2525 is in use on this machine")
+    holder = socket.socket()
+    try:
+        holder.bind((HOST, 8025))
+    except OSError:
+        holder.close()
+        pytest.skip("port 8025 is in use on this machine")
+    holder.listen(1)
+    log = tmp_path / "log"
+    with open(log, "wb") as output:
+        proc = subprocess.Popen([str(swallow_bin)], cwd=tmp_path, stdout=output, stderr=output,
+                                stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: b"going on without the HTTP service" in log.read_bytes() or proc.poll() is not None,
+                 timeout=20, what="the warning about port 8025")
+        assert proc.poll() is None, log.read_text()
+        with smtplib.SMTP(HOST, 2525, timeout=10) as client:
+            client.sendmail("a@client.test", ["bob@example.test"], "Subject: still here\r\n\r\nhi\r\n")
+        assert list((tmp_path / "swallow-data" / "mail" / "example.test" / "bob" / "new").iterdir())
+    finally:
+        holder.close()
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
 def test_http_address_in_use_stops_the_server_with_its_address(swallow_bin, tmp_path):
     import socket
     import subprocess
