@@ -222,6 +222,8 @@ def test_no_configuration_run_serves_http_on_8025(swallow_bin, tmp_path):
     for port in (2525, 8025):
         try:
             with socket.socket() as probe:
+                # As the server's listeners do: connections of an earlier test may linger in TIME_WAIT.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((HOST, port))
         except OSError:
             pytest.skip(f"port {port} is in use on this machine")
@@ -249,11 +251,14 @@ def test_no_configuration_run_goes_on_when_8025_is_taken(swallow_bin, tmp_path):
     import subprocess
 
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, 2525))
         except OSError:
             pytest.skip("port 2525 is in use on this machine")
     holder = socket.socket()
+    # The previous test's connections to 8025 may linger in TIME_WAIT; a listener may still bind beside them.
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         holder.bind((HOST, 8025))
     except OSError:
